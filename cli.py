@@ -1,0 +1,78 @@
+"""The `qiuzhu` command: a thin click layer over importable functions.
+
+Expected failures (Elasticsearch down, a bad file, a bad query) raise a `QiuzhuError`;
+the group turns it into one clear line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from qiuzhu import __version__
+from qiuzhu.errors import QiuzhuError
+
+
+class _QiuzhuException(click.ClickException):
+    def __init__(self, error: QiuzhuError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+
+
+class QiuzhuGroup(click.Group):
+    """A click group that renders `QiuzhuError` as a one-line message and exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QiuzhuError as exc:
+            raise _QiuzhuException(exc) from exc
+
+    def group(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", QiuzhuGroup)
+        return super().group(*args, **kwargs)
+
+
+@click.group(cls=QiuzhuGroup)
+@click.version_option(__version__, prog_name="qiuzhu")
+@click.option(
+    "-v", "--verbose", count=True, help="Log more: once for INFO details, twice for DEBUG."
+)
+def main(verbose: int) -> None:
+    """Turn scattered public help requests into one searchable, deduplicated backlog."""
+    level = logging.WARNING - 10 * min(verbose, 2) if verbose else logging.INFO
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("elastic_transport", "urllib3", "jieba"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@main.command("settings")
+def settings_command() -> None:
+    """Print every setting with its environment variable, current value and meaning."""
+    from qiuzhu import settings
+
+    for decl in settings.SETTINGS:
+        click.echo(f"{decl.env}={settings.get(decl.name)}")
+        click.echo(f"    {decl.help}")
+
+
+def _register() -> None:
+    # Each noun's commands live in qiuzhu/commands/; they import their packages lazily so
+    # that `qiuzhu --help` stays fast.
+    from qiuzhu.commands import backlog, es
+
+    for command in (*es.COMMANDS, *backlog.COMMANDS):
+        main.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

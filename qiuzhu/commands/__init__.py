@@ -1,0 +1,1 @@
+"""Click commands of the `qiuzhu` CLI, one module per noun; cli.py registers them."""

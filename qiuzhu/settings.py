@@ -1,0 +1,128 @@
+"""Every setting qiuzhu reads, declared once as data with a default and a help line.
+
+Each setting is an environment variable. Code asks for a value with `get("ES_URLS")`;
+`qiuzhu settings` prints the table, and a test checks that the README documents each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qiuzhu.errors import ConfigError
+
+#: The checkout (or install) root: var/ and node_modules/ live beside the packages.
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _urls(raw: str) -> list[str]:
+    urls = [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+    if not urls:
+        raise ValueError("expected one URL or a comma-separated list of URLs")
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return urls
+
+
+def _int(raw: str) -> int:
+    return int(raw)
+
+
+def _float(raw: str) -> float:
+    return float(raw)
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name without the QIUZHU_ prefix, default and meaning."""
+
+    name: str
+    default: str
+    help: str
+    parse: Callable[[str], Any] = str
+
+    @property
+    def env(self) -> str:
+        return f"QIUZHU_{self.name}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Where things live
+    Setting("VAR_DIR", str(ROOT / "var"), "Folder for Elasticsearch data and logs, caches, spool "
+            "files and job stores; outside git.", _path),
+    # Elasticsearch
+    Setting("ES_URLS", "http://127.0.0.1:9200", "Elasticsearch URL, or a comma-separated list of "
+            "node URLs for a cluster. Every part of qiuzhu talks to these.", _urls),
+    Setting("ES_VERSION", "9.5.4", "Elasticsearch version that `qiuzhu es fetch` downloads and "
+            "`qiuzhu es start` runs (the Python client is pinned to the same major version)."),
+    Setting("ES_JAVA_HOME", "", "JDK used to run Elasticsearch; empty picks the newest JDK 21+ "
+            "under /usr/lib/jvm (ES_JAVA_HOME in the environment is honoured too).", _path),
+    Setting("ES_HEAP", "1g", "Java heap for each local Elasticsearch node (-Xms and -Xmx)."),
+    Setting("ES_HTTP_PORT", "9200", "HTTP port of the first local node; further nodes take the "
+            "next ports.", _int),
+    Setting("ES_TRANSPORT_PORT", "9300", "Transport port of the first local node; further nodes "
+            "take the next ports.", _int),
+    Setting("ES_USER", "qiuzhu-es", "Unprivileged system user that runs local nodes when qiuzhu "
+            "is started by root (Elasticsearch refuses to run as root)."),
+    Setting("ES_START_TIMEOUT", "180", "Seconds `qiuzhu es start` waits for the cluster to turn "
+            "green or yellow.", _float),
+    Setting("ES_REQUEST_TIMEOUT", "30", "Seconds one request to Elasticsearch may take.", _float),
+    # The backlog index
+    Setting("INDEX_PREFIX", "qiuzhu", "Prefix of every index and alias qiuzhu creates "
+            "(`<prefix>-requests` is the backlog alias). Tests use their own."),
+    Setting("INDEX_SHARDS", "1", "Primary shards of a new backlog index.", _int),
+    Setting("INDEX_REPLICAS", "0", "Replicas of a new backlog index (1 or more on a cluster).",
+            _int),
+    Setting("BULK_CHUNK", "500", "Documents per bulk request.", _int),
+    Setting("BULK_RETRIES", "5", "Retries, with exponential backoff, of a bulk chunk or item "
+            "answered with 429 or a 5xx before it is spooled.", _int),
+    Setting("SPOOL_DIR", str(ROOT / "var" / "spool"), "Folder of JSONL files holding what could "
+            "not be indexed; `qiuzhu index replay` and every ingest replay them.", _path),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    """Return the declaration of setting NAME (without the QIUZHU_ prefix)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown setting {name!r}") from None
+
+
+def get(name: str) -> Any:
+    """Return the parsed value of setting NAME from the environment or its default.
+
+    Raises:
+        ConfigError: the environment holds a value the setting cannot parse.
+    """
+    decl = setting(name)
+    raw = os.environ.get(decl.env, decl.default)
+    try:
+        return decl.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{decl.env}={raw!r} is not valid: {exc}.") from None
+
+
+def var_dir(*parts: str) -> Path:
+    """Return a path under VAR_DIR (not created)."""
+    base: Path = get("VAR_DIR")
+    return base.joinpath(*parts)
