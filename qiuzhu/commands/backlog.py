@@ -1,0 +1,3 @@
+"""`qiuzhu index ...`, `qiuzhu load` and `qiuzhu search`: the backlog in Elasticsearch."""
+
+COMMANDS: tuple = ()
