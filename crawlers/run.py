@@ -1,0 +1,120 @@
+"""Run crawls: `crawl()` for Python callers, `python -m crawlers.run` for a fresh process.
+
+A Twisted reactor cannot be restarted, so `crawl()` runs once per process; callers that
+crawl repeatedly (tests, the scheduler) start `python -m crawlers.run` each time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.settings import Settings
+
+from crawlers.registry import Source, load_sources, select_sources
+from crawlers.report import SourceReport, build_report, format_report
+from crawlers.spiders import spider_for
+from qiuzhu import settings as qiuzhu_settings
+
+logger = logging.getLogger(__name__)
+
+
+def source_settings(source: Source, jobdir: Path | None) -> dict[str, Any]:
+    """Return the Scrapy settings the registry entry of SOURCE sets."""
+    values: dict[str, Any] = {
+        "DOWNLOAD_DELAY": source.download_delay,
+        "AUTOTHROTTLE_START_DELAY": max(source.download_delay, 0.1),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": source.concurrency,
+        "DOWNLOAD_TIMEOUT": source.timeout,
+    }
+    if jobdir is not None:
+        values["JOBDIR"] = str(jobdir / source.id)
+    return values
+
+
+def crawl(
+    source_ids: Sequence[str] | None = None,
+    output: Path | str | None = None,
+    settings_overrides: Mapping[str, Any] | None = None,
+    jobdir: Path | str | None = None,
+    registry: Path | str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Crawl the named sources (default: every enabled one) and return a report per source.
+
+    Args:
+        source_ids: registry ids; empty means every enabled source.
+        output: JSONL file the items are appended to; None exports nothing.
+        settings_overrides: Scrapy settings that win over the project's and the registry's.
+        jobdir: folder keeping pending requests so an interrupted crawl resumes (one
+            subfolder per source); default the CRAWL_JOBDIR setting, empty for none.
+        registry: source registry file; default the CRAWL_SOURCES setting.
+
+    Returns:
+        For each source id: pages, items, dropped and errors by reason, finish_reason.
+
+    Raises:
+        ConfigError: the registry is wrong or names no such source.
+    """
+    sources = select_sources(load_sources(registry), list(source_ids or ()))
+    base = Settings()
+    base.setmodule("crawlers.settings", priority="project")
+    if output:
+        base.set("QIUZHU_OUTPUT", str(Path(output).resolve()), priority="cmdline")
+    jobdir = jobdir if jobdir is not None else qiuzhu_settings.get("CRAWL_JOBDIR")
+    job_path = Path(jobdir) if jobdir else None
+    # Under `qiuzhu` the CLI has configured logging already; Scrapy should not add a handler.
+    base.set("LOG_INSTALL_ROOT_HANDLER", not logging.getLogger().handlers, priority="cmdline")
+    process = CrawlerProcess(base)
+    crawlers: list[tuple[Source, Crawler]] = []
+    for index, source in enumerate(sources):
+        per_source = base.copy()
+        per_source.setdict(source_settings(source, job_path), priority="spider")
+        per_source.setdict(dict(settings_overrides or {}), priority="cmdline")
+        crawler = Crawler(spider_for(source), per_source, init_reactor=index == 0)
+        process.crawl(crawler, source=source)
+        crawlers.append((source, crawler))
+    if crawlers:
+        process.start()
+    reports: dict[str, dict[str, Any]] = {}
+    for source, crawler in crawlers:
+        ext = next((e for e in crawler.extensions.middlewares if isinstance(e, SourceReport)), None)
+        reports[source.id] = (
+            ext.report if ext and ext.report else build_report(crawler.stats.get_stats())
+        )
+    return reports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Crawl from the command line and print the reports as JSON (one process per crawl)."""
+    parser = argparse.ArgumentParser(prog="python -m crawlers.run", description=main.__doc__)
+    parser.add_argument("sources", nargs="*", help="source ids (default: all enabled)")
+    parser.add_argument("-o", "--output", help="append items to this JSONL file")
+    parser.add_argument("--jobdir", help="keep pending requests here to resume")
+    parser.add_argument("--registry", help="source registry YAML file")
+    parser.add_argument("--report", help="write the reports as JSON to this file")
+    parser.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a Scrapy setting",
+    )
+    args = parser.parse_args(argv)
+    overrides = dict(item.split("=", 1) for item in args.set)
+    reports = crawl(args.sources, args.output, overrides, args.jobdir, args.registry)
+    for source_id, report in reports.items():
+        print(format_report(source_id, report), file=sys.stderr)
+    if args.report:
+        Path(args.report).write_text(json.dumps(reports, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
