@@ -66,9 +66,9 @@ def settings_command() -> None:
 def _register() -> None:
     # Each noun's commands live in qiuzhu/commands/; they import their packages lazily so
     # that `qiuzhu --help` stays fast.
-    from qiuzhu.commands import backlog, es
+    from qiuzhu.commands import backlog, crawl, es
 
-    for command in (*es.COMMANDS, *backlog.COMMANDS):
+    for command in (*es.COMMANDS, *backlog.COMMANDS, *crawl.COMMANDS):
         main.add_command(command)
 
 
