@@ -19,7 +19,7 @@ from qiuzhu.errors import QiuzhuError
 class _QiuzhuException(click.ClickException):
     def __init__(self, error: QiuzhuError) -> None:
         super().__init__(error.message)
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
 
 class QiuzhuGroup(click.Group):
@@ -66,9 +66,9 @@ def settings_command() -> None:
 def _register() -> None:
     # Each noun's commands live in qiuzhu/commands/; they import their packages lazily so
     # that `qiuzhu --help` stays fast.
-    from qiuzhu.commands import backlog, crawl, es
+    from qiuzhu.commands import backlog, crawl, es, nlp
 
-    for command in (*es.COMMANDS, *backlog.COMMANDS, *crawl.COMMANDS):
+    for command in (*es.COMMANDS, *backlog.COMMANDS, *crawl.COMMANDS, *nlp.COMMANDS):
         main.add_command(command)
 
 

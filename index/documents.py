@@ -99,8 +99,7 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
     if source_id in (None, ""):
         source_id = str(raw_id)
         # An id that already carries its source ("weibo:123") is kept as it is.
-        doc_id = source_id if source_id.startswith(f"{source}:") else request_id(source,
-                                                                                    source_id)
+        doc_id = source_id if source_id.startswith(f"{source}:") else request_id(source, source_id)
     else:
         doc_id = request_id(source, str(source_id))
     kind = post.get("kind") or "request"

@@ -101,8 +101,15 @@ REQUEST_PROPERTIES: dict[str, Any] = {
 }
 
 #: Fields owned by dispatchers: written when a request is first indexed, never after by ingestion.
-WORKFLOW_FIELDS = ("status", "team", "assignee", "notes_count", "updated_at", "updated_by",
-                   "merged_into")
+WORKFLOW_FIELDS = (
+    "status",
+    "team",
+    "assignee",
+    "notes_count",
+    "updated_at",
+    "updated_by",
+    "merged_into",
+)
 
 REQUEST_MAPPING: dict[str, Any] = {"dynamic": "strict", "properties": REQUEST_PROPERTIES}
 

@@ -44,6 +44,10 @@ KNOWN_SHA512 = {
 }
 
 
+#: Nodes this process started, by pid: kept so they can be reaped (no zombies, no warnings).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     """Where one local node listens and keeps its files."""
@@ -102,13 +106,17 @@ def fetch(version: str | None = None) -> Path:
         return target
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise ConfigError("Maven (mvn) is needed to fetch Elasticsearch: install it (apt-get install maven).")
+        raise ConfigError(
+            "Maven (mvn) is needed to fetch Elasticsearch: install it (apt-get install maven)."
+        )
     download = settings.var_dir("es", "download")
     download.mkdir(parents=True, exist_ok=True)
     log.info("Fetching Elasticsearch %s with Maven", version)
     result = subprocess.run(
         [
-            mvn, "-B", "-q",
+            mvn,
+            "-B",
+            "-q",
             "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
             f"-Dartifact={ARTIFACT}:{version}:zip",
             f"-DoutputDirectory={download}",
@@ -141,12 +149,18 @@ def _verify(archive: Path, version: str) -> None:
             digest.update(block)
     expected = KNOWN_SHA512.get(version)
     if expected is None:
-        log.warning("No pinned SHA-512 for Elasticsearch %s; checked the zip's CRCs only "
-                    "(its SHA-512 is %s)", version, digest.hexdigest())
+        log.warning(
+            "No pinned SHA-512 for Elasticsearch %s; checked the zip's CRCs only "
+            "(its SHA-512 is %s)",
+            version,
+            digest.hexdigest(),
+        )
     elif digest.hexdigest() != expected:
         archive.unlink()
-        raise ConfigError(f"{archive.name}: SHA-512 does not match the pinned digest; the "
-                          "download was removed, fetch again.")
+        raise ConfigError(
+            f"{archive.name}: SHA-512 does not match the pinned digest; the "
+            "download was removed, fetch again."
+        )
     with zipfile.ZipFile(archive) as zf:
         broken = zf.testzip()
         if broken is not None:
@@ -230,8 +244,14 @@ def java_home(version: str | None = None) -> Path:
 def _write_config(spec: NodeSpec, all_specs: list[NodeSpec], cluster_name: str, dist: Path) -> Path:
     conf = spec.home / "config"
     (conf / "jvm.options.d").mkdir(parents=True, exist_ok=True)
-    for name in ("jvm.options", "log4j2.properties", "roles.yml", "role_mapping.yml", "users",
-                 "users_roles"):
+    for name in (
+        "jvm.options",
+        "log4j2.properties",
+        "roles.yml",
+        "role_mapping.yml",
+        "users",
+        "users_roles",
+    ):
         src = dist / "config" / name
         if src.exists():
             shutil.copyfile(src, conf / name)
@@ -279,11 +299,15 @@ def _es_user() -> pwd.struct_passwd | None:
     useradd = shutil.which("useradd") or "/usr/sbin/useradd"
     result = subprocess.run(
         [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
-        raise ConfigError(f"Could not create the system user {name!r} that runs Elasticsearch: "
-                          f"{result.stderr.strip()}")
+        raise ConfigError(
+            f"Could not create the system user {name!r} that runs Elasticsearch: "
+            f"{result.stderr.strip()}"
+        )
     log.info("Created system user %s to run Elasticsearch (it refuses to run as root)", name)
     return pwd.getpwnam(name)
 
@@ -293,8 +317,9 @@ def _grant_traverse(path: Path) -> None:
     for parent in [*reversed(path.parents)]:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
-            log.warning("Granting others search (x) permission on %s so the node can reach %s",
-                        parent, path)
+            log.warning(
+                "Granting others search (x) permission on %s so the node can reach %s", parent, path
+            )
             parent.chmod(mode | stat.S_IXOTH)
 
 
@@ -313,6 +338,9 @@ def _read_pid(spec: NodeSpec) -> int | None:
         pid = int(spec.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return pid if child.poll() is None else None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -396,6 +424,7 @@ def start(count: int = 1, timeout: float | None = None) -> list[NodeSpec]:
         )
         console.close()
         spec.pid_file.write_text(f"{proc.pid}\n")
+        _CHILDREN[proc.pid] = proc
         started.append((spec, proc))
         log.info("Starting %s (pid %d) at %s with Java %s", spec.name, proc.pid, spec.url, jdk)
     _wait_healthy(specs, started, timeout or settings.get("ES_START_TIMEOUT"))
@@ -410,11 +439,16 @@ def _wait_healthy(
     while time.monotonic() < deadline:
         for spec, proc in started:
             if proc.poll() is not None:
-                raise Unavailable(f"{spec.name} exited with code {proc.returncode} while starting: "
-                                  f"{_diagnose(spec)}")
+                raise Unavailable(
+                    f"{spec.name} exited with code {proc.returncode} while starting: "
+                    f"{_diagnose(spec)}"
+                )
         body = health(specs[0].url, wait_for="yellow")
-        if body and body.get("status") in ("green", "yellow") and body.get("number_of_nodes",
-                                                                              0) >= want:
+        if (
+            body
+            and body.get("status") in ("green", "yellow")
+            and body.get("number_of_nodes", 0) >= want
+        ):
             return
         time.sleep(0.5)
     raise Unavailable(
@@ -441,9 +475,7 @@ def _diagnose(spec: NodeSpec) -> str:
         ("failed to obtain node locks", "another node is using the same data folder"),
     ]
     # Only error lines: the JVM arguments line names -XX:+ExitOnOutOfMemoryError and the like.
-    errors = "\n".join(
-        line for line in text.splitlines() if "ERROR" in line or "Exception" in line
-    )
+    errors = "\n".join(line for line in text.splitlines() if "ERROR" in line or "Exception" in line)
     for needle, cause in causes:
         if needle in errors:
             return f"{cause}; see {spec.console_log}"
@@ -451,9 +483,11 @@ def _diagnose(spec: NodeSpec) -> str:
     return f"see {spec.console_log} (last line: {last[0][:200]})"
 
 
-def stop(count: int | None = None, timeout: float = 60.0) -> list[str]:
-    """Stop the local nodes (all found, or the first COUNT); return the names stopped."""
-    specs = node_specs(count or _known_node_count())
+def stop(
+    count: int | None = None, timeout: float = 60.0, specs: list[NodeSpec] | None = None
+) -> list[str]:
+    """Stop the local nodes (SPECS, or the first COUNT, or all found); return their names."""
+    specs = specs or node_specs(count or _known_node_count())
     stopped = []
     for spec in specs:
         pid = _read_pid(spec)

@@ -13,8 +13,12 @@ def es_group() -> None:
 
 
 @es_group.command("fetch")
-@click.option("--version", "version", default=None,
-              help="Elasticsearch version to fetch instead of QIUZHU_ES_VERSION.")
+@click.option(
+    "--version",
+    "version",
+    default=None,
+    help="Elasticsearch version to fetch instead of QIUZHU_ES_VERSION.",
+)
 def fetch_command(version: str | None) -> None:
     """Download Elastic's runnable distribution with Maven, verify it and unpack it."""
     from index import node
@@ -24,11 +28,19 @@ def fetch_command(version: str | None) -> None:
 
 
 @es_group.command("start")
-@click.option("--nodes", type=click.IntRange(1, 9), default=1, show_default=True,
-              help="How many nodes to start on consecutive loopback ports; more than one forms a "
-                   "cluster.")
-@click.option("--timeout", type=float, default=None,
-              help="Seconds to wait for green or yellow health (default QIUZHU_ES_START_TIMEOUT).")
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="How many nodes to start on consecutive loopback ports; more than one forms a cluster.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds to wait for green or yellow health (default QIUZHU_ES_START_TIMEOUT).",
+)
 def start_command(nodes: int, timeout: float | None) -> None:
     """Start local Elasticsearch nodes bound to 127.0.0.1 and wait until they are healthy."""
     from index import node
@@ -60,13 +72,18 @@ def status_command() -> None:
     nodes, health = node.status()
     for n in nodes:
         state = "running" if n.pid else "stopped"
-        click.echo(f"{n.name}  {n.url}  {state}{f' (pid {n.pid})' if n.pid else ''}"
-                   f"{'' if n.answers or not n.pid else '  not answering yet'}")
+        click.echo(
+            f"{n.name}  {n.url}  {state}{f' (pid {n.pid})' if n.pid else ''}"
+            f"{'' if n.answers or not n.pid else '  not answering yet'}"
+        )
     if health is None:
-        raise Unavailable("The cluster at QIUZHU_ES_URLS does not answer: start it with "
-                          "`qiuzhu es start`.")
-    click.echo(f"cluster {health['cluster_name']}: {health['status']}, "
-               f"{health['number_of_nodes']} node(s), {health['active_shards']} active shards")
+        raise Unavailable(
+            "The cluster at QIUZHU_ES_URLS does not answer: start it with `qiuzhu es start`."
+        )
+    click.echo(
+        f"cluster {health['cluster_name']}: {health['status']}, "
+        f"{health['number_of_nodes']} node(s), {health['active_shards']} active shards"
+    )
 
 
 COMMANDS = (es_group,)

@@ -1,0 +1,150 @@
+"""Create the backlog's indices, migrate the backlog to a new mapping, remove indices.
+
+The integ-test distribution has no `_reindex` endpoint (the reindex module is not in it), so
+a migration copies documents with `helpers.reindex` (a scroll and bulk writes from here),
+then moves the alias in one atomic `update_aliases` call. The old index stays until it is
+removed on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import Elasticsearch, NotFoundError, helpers
+
+from index.client import answering
+from index.mapping import (
+    EVENT_MAPPING,
+    REQUEST_MAPPING,
+    Names,
+    index_body,
+    mapping_digest,
+)
+from qiuzhu.errors import Conflict
+
+log = logging.getLogger(__name__)
+
+#: Every index qiuzhu keeps beside the backlog: its name under Names, and its mapping.
+SIDE_INDICES: dict[str, dict[str, Any]] = {"events": EVENT_MAPPING}
+
+
+def register_side_index(attr: str, mapping: dict[str, Any]) -> None:
+    """Declare another index under `Names.<attr>` that `ensure` creates."""
+    SIDE_INDICES[attr] = mapping
+
+
+def current_index(client: Elasticsearch, names: Names) -> str | None:
+    """Return the index the backlog alias points at, or None when there is none."""
+    with answering(client):
+        try:
+            aliases = client.indices.get_alias(name=names.requests)
+        except NotFoundError:
+            return None
+    return sorted(aliases)[-1] if aliases else None
+
+
+def _version(index: str) -> int:
+    match = re.search(r"-v(\d+)$", index)
+    return int(match.group(1)) if match else 0
+
+
+def ensure(client: Elasticsearch, names: Names) -> str:
+    """Create the backlog (first version behind its alias) and side indices if missing.
+
+    Returns the backlog's current index name. Logs a warning when its mapping is older than
+    the code's, since `qiuzhu index migrate` is then due.
+    """
+    index = current_index(client, names)
+    with answering(client):
+        if index is None:
+            index = names.requests_version(1)
+            client.indices.create(
+                index=index,
+                aliases={names.requests: {"is_write_index": True}},
+                **index_body(REQUEST_MAPPING, "requests"),
+            )
+            log.info("Created %s behind alias %s", index, names.requests)
+        else:
+            meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
+            if meta.get("qiuzhu_mapping") != mapping_digest(REQUEST_MAPPING):
+                log.warning("%s has an older mapping: run `qiuzhu index migrate`", index)
+        for attr, mapping in SIDE_INDICES.items():
+            side = getattr(names, attr)
+            if not client.indices.exists(index=side):
+                try:
+                    client.indices.create(index=side, **index_body(mapping, attr))
+                except Exception as exc:  # created meanwhile by a concurrent run
+                    if "resource_already_exists" not in str(exc):
+                        raise
+    return index
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What `migrate` did."""
+
+    old: str | None
+    new: str
+    copied: int
+    skipped: bool
+
+
+def migrate(client: Elasticsearch, names: Names, force: bool = False) -> Migration:
+    """Move the backlog to a new versioned index with the code's mapping.
+
+    Does nothing when the current index already has the code's mapping, unless FORCE.
+
+    Raises:
+        Conflict: documents went missing during the copy (the alias is then left alone).
+    """
+    old = current_index(client, names)
+    if old is None:
+        return Migration(None, ensure(client, names), 0, skipped=False)
+    with answering(client):
+        meta = client.indices.get_mapping(index=old)[old]["mappings"].get("_meta", {})
+        if meta.get("qiuzhu_mapping") == mapping_digest(REQUEST_MAPPING) and not force:
+            return Migration(old, old, 0, skipped=True)
+        version = _version(old) + 1
+        while client.indices.exists(index=names.requests_version(version)):
+            version += 1
+        new = names.requests_version(version)
+        client.indices.create(index=new, **index_body(REQUEST_MAPPING, "requests"))
+        client.indices.refresh(index=old)
+        copied, errors = helpers.reindex(
+            client, old, new, chunk_size=500, bulk_kwargs={"raise_on_error": False}
+        )
+        client.indices.refresh(index=new)
+        before = client.count(index=old)["count"]
+        after = client.count(index=new)["count"]
+        if errors or after != before:
+            raise Conflict(
+                f"Migration to {new} copied {after} of {before} documents "
+                f"({len(errors) if isinstance(errors, list) else errors} errors); the alias still "
+                f"points at {old}. Delete {new} and run the migration again."
+            )
+        client.indices.update_aliases(
+            actions=[
+                {"remove": {"index": old, "alias": names.requests}},
+                {"add": {"index": new, "alias": names.requests, "is_write_index": True}},
+            ]
+        )
+    log.info("Migrated %d documents from %s to %s; %s stays until removed", copied, old, new, old)
+    return Migration(old, new, copied, skipped=False)
+
+
+def drop(client: Elasticsearch, names: Names) -> list[str]:
+    """Delete every index under NAMES' prefix (by name: wildcard deletes are refused)."""
+    with answering(client):
+        found = client.indices.get(
+            index=names.pattern,
+            expand_wildcards="all",
+            allow_no_indices=True,
+            ignore_unavailable=True,
+        )
+        indices = sorted(found)
+        if indices:
+            client.indices.delete(index=",".join(indices))
+    return indices

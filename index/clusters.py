@@ -1,0 +1,231 @@
+"""Duplicate clusters in the backlog: incremental assignment, aggregates, manual merges.
+
+A post crawled tonight is compared with the whole backlog, not only tonight's batch. The NLP
+stage gives each post blocking keys (`dedup_keys`: MinHash LSH bands, phone and person
+keys); the backlog stores them, so the candidates of a batch are found with one terms query
+per chunk of keys, whatever the backlog's size. The caller's `same_episode` decides each
+candidate pair; this module only finds candidates and keeps cluster ids, sizes, canonical
+posts and cluster urgencies consistent.
+
+Cluster ids already in the backlog are stable: when a batch links to an existing cluster it
+takes that cluster's id, and when it links two existing clusters, the one whose canonical
+post is older absorbs the other. A post already in the backlog keeps its backlog cluster,
+so a dispatcher's manual merge survives re-ingestion.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from elasticsearch import Elasticsearch, helpers
+
+from index.client import answering
+from index.mapping import Names
+
+log = logging.getLogger(__name__)
+
+SameEpisode = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+#: Source fields a `same_episode` decision may read from a backlog document.
+CANDIDATE_FIELDS = [
+    "id",
+    "text",
+    "text_seg",
+    "template",
+    "personal",
+    "cluster",
+    "posted_at",
+    "district",
+    "street",
+    "community",
+    "needs",
+    "kind",
+    "dedup_keys",
+    "urgency_rank",
+    "source",
+    "repost_of",
+    "source_id",
+]
+_KEYS_PER_QUERY = 1000
+_MAX_CANDIDATES_PER_KEY = 50
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _candidates(client: Elasticsearch, names: Names, keys: list[str]) -> list[dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        chunk = keys[start : start + _KEYS_PER_QUERY]
+        with answering(client):
+            response = client.search(
+                index=names.requests,
+                query={"terms": {"dedup_keys": chunk}},
+                size=min(10_000, len(chunk) * _MAX_CANDIDATES_PER_KEY),
+                source_includes=CANDIDATE_FIELDS,
+                ignore_unavailable=True,
+            )
+        for hit in response["hits"]["hits"]:
+            found[hit["_id"]] = hit["_source"]
+    return list(found.values())
+
+
+def _existing(client: Elasticsearch, names: Names, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    with answering(client):
+        response = client.mget(index=names.requests, ids=ids, source=["cluster", "posted_at"])
+    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+
+
+def assign(
+    client: Elasticsearch,
+    names: Names,
+    posts: list[dict[str, Any]],
+    same_episode: SameEpisode,
+) -> set[str]:
+    """Set each post's `cluster` against the batch and the whole backlog.
+
+    POSTS carry `id` (the backlog id), `dedup_keys` and a batch-local `cluster` (posts of
+    the batch already found to be duplicates share it). Returns the backlog clusters that
+    were absorbed into others; their members must be moved with `move_members`.
+    """
+    uf = _UnionFind()
+    # Batch clusters are linked among themselves by the NLP stage's own clusterer.
+    for post in posts:
+        uf.union(f"b:{post['cluster']}", f"p:{post['id']}")
+    existing = _existing(client, names, [p["id"] for p in posts])
+    backlog_clusters: dict[str, str] = {}  # backlog cluster id -> its oldest known post time
+    for post in posts:
+        old = existing.get(post["id"])
+        if old and old.get("cluster"):
+            uf.union(f"p:{post['id']}", f"c:{old['cluster']}")
+            backlog_clusters.setdefault(old["cluster"], old.get("posted_at") or "")
+    keys = sorted({k for p in posts for k in p.get("dedup_keys") or []})
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for cand in _candidates(client, names, keys):
+        for key in cand.get("dedup_keys") or []:
+            by_key[key].append(cand)
+    for post in posts:
+        seen: set[str] = set()
+        for key in post.get("dedup_keys") or []:
+            for cand in by_key.get(key, ()):
+                if cand["id"] in seen or cand["id"] == post["id"]:
+                    continue
+                seen.add(cand["id"])
+                if uf.find(f"p:{post['id']}") == uf.find(f"c:{cand['cluster']}"):
+                    continue
+                if same_episode(post, cand):
+                    uf.union(f"p:{post['id']}", f"c:{cand['cluster']}")
+                    known = backlog_clusters.get(cand["cluster"])
+                    when = cand.get("posted_at") or ""
+                    if known is None or when < known:
+                        backlog_clusters[cand["cluster"]] = when
+    # Name each group: its oldest backlog cluster, else the batch cluster id.
+    groups: dict[str, list[str]] = defaultdict(list)
+    for cluster in backlog_clusters:
+        groups[uf.find(f"c:{cluster}")].append(cluster)
+    absorbed: set[str] = set()
+    chosen: dict[str, str] = {}
+    for root, clusters in groups.items():
+        clusters.sort(key=lambda c: (backlog_clusters[c], c))
+        chosen[root] = clusters[0]
+        absorbed.update(clusters[1:])
+    for post in posts:
+        root = uf.find(f"p:{post['id']}")
+        post["cluster"] = chosen.get(root, post["cluster"])
+    return absorbed
+
+
+def move_members(client: Elasticsearch, names: Names, moves: dict[str, str]) -> int:
+    """Move every member of each cluster in MOVES (old id -> new id); return how many."""
+    if not moves:
+        return 0
+    with answering(client):
+        client.indices.refresh(index=names.requests)
+        actions = (
+            {
+                "_op_type": "update",
+                "_index": names.requests,
+                "_id": hit["_id"],
+                "doc": {"cluster": moves[hit["_source"]["cluster"]]},
+            }
+            for hit in helpers.scan(
+                client,
+                index=names.requests,
+                query={"query": {"terms": {"cluster": list(moves)}}},
+                _source=["cluster"],
+            )
+        )
+        moved, _ = helpers.bulk(client, actions, raise_on_error=True)
+    return int(moved)
+
+
+def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int:
+    """Recompute size, canonical post and urgency of CLUSTERS on every member.
+
+    The canonical post is the earliest; the cluster's urgency is the highest of its
+    members', so a critical post is never hidden in a cluster. Returns the documents
+    changed.
+    """
+    wanted = sorted(set(clusters))
+    changed = 0
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        members: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        with answering(client):
+            client.indices.refresh(index=names.requests)
+            for hit in helpers.scan(
+                client,
+                index=names.requests,
+                query={"query": {"terms": {"cluster": chunk}}},
+                _source=[
+                    "cluster",
+                    "posted_at",
+                    "urgency_rank",
+                    "cluster_size",
+                    "is_canonical",
+                    "cluster_urgency_rank",
+                ],
+            ):
+                members[hit["_source"]["cluster"]].append({"_id": hit["_id"], **hit["_source"]})
+            actions = []
+            for docs in members.values():
+                docs.sort(key=lambda d: (d.get("posted_at") or "9999", d["_id"]))
+                top = max(int(d.get("urgency_rank") or 1) for d in docs)
+                for i, doc in enumerate(docs):
+                    want = {
+                        "cluster_size": len(docs),
+                        "is_canonical": i == 0,
+                        "cluster_urgency_rank": top,
+                    }
+                    if any(doc.get(k) != v for k, v in want.items()):
+                        actions.append(
+                            {
+                                "_op_type": "update",
+                                "_index": names.requests,
+                                "_id": doc["_id"],
+                                "doc": want,
+                            }
+                        )
+            if actions:
+                done, _ = helpers.bulk(client, actions, raise_on_error=True)
+                changed += int(done)
+    return changed
