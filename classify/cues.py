@@ -1,0 +1,170 @@
+"""Find the cue phrases of classify/patterns/cues.yaml in a post.
+
+All literal phrases go into one Aho-Corasick automaton; overlapping hits are resolved
+leftmost-longest, so 已住院 (an outcome) wins over 住院 (a need). Cues right after a
+negation in the same clause are marked negated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from qiuzhu.errors import ConfigError
+
+STRONG, WEAK, TOPIC = 2.0, 1.0, 0.5
+# How far (characters) an ask marker reaches within its clause.
+_CLAUSE_REACH = 20
+_CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
+# How far back (characters) a negation reaches.
+_NEGATION_REACH = 6
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One cue found in a text: where, which label, how strong, and its words."""
+
+    start: int
+    end: int
+    label: str
+    weight: float
+    text: str
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """The compiled cue patterns."""
+
+    automaton: Any
+    regexes: tuple[tuple[re.Pattern[str], str, dict[str, Any]], ...]
+    cancels: dict[str, tuple[str, ...]]
+    phrases: frozenset[str]
+
+
+def _add(table: dict[str, list[tuple[str, float]]], phrase: str, label: str, weight: float) -> None:
+    table.setdefault(str(phrase), []).append((label, weight))
+
+
+@lru_cache(maxsize=1)
+def patterns() -> Patterns:
+    """Return the compiled patterns of classify/patterns/cues.yaml."""
+    source = resources.files("classify").joinpath("patterns/cues.yaml").read_text("utf-8")
+    try:
+        raw = yaml.safe_load(source)
+        table: dict[str, list[tuple[str, float]]] = {}
+        for need, groups in raw["needs"].items():
+            for phrase in groups.get("strong") or ():
+                _add(table, phrase, f"need:{need}", STRONG)
+            for phrase in groups.get("topic") or ():
+                _add(table, phrase, f"need:{need}", WEAK)
+        for phrase in raw["ask_markers"]:
+            _add(table, phrase, "ask", WEAK)
+        for phrase in raw["patient"]:
+            _add(table, phrase, "patient", WEAK)
+        for phrase in raw["negations"]:
+            _add(table, phrase, "negation", WEAK)
+        for phrase in raw["symptom_negations"]:
+            _add(table, phrase, "symptom_negation", WEAK)
+        cancels = {}
+        for outcome, spec in raw["outcomes"].items():
+            cancels[outcome] = tuple(spec["cancels"])
+            for phrase in spec["phrases"]:
+                _add(table, phrase, f"outcome:{outcome}", STRONG)
+        for kind, phrases in raw["kind"].items():
+            for phrase in phrases:
+                _add(table, phrase, f"kind:{kind}", WEAK)
+        for level, phrases in raw["urgency"].items():
+            for phrase in phrases:
+                _add(table, phrase, f"urgency:{level}", STRONG)
+        regexes = tuple(
+            (re.compile(spec["pattern"]), spec["label"], spec) for spec in raw.get("regex", ())
+        )
+    except (KeyError, TypeError, re.error, yaml.YAMLError) as exc:
+        raise ConfigError(f"classify/patterns/cues.yaml is malformed: {exc}") from exc
+    automaton = ahocorasick.Automaton()
+    for phrase, labels in table.items():
+        automaton.add_word(phrase, (phrase, tuple(labels)))
+    automaton.make_automaton()
+    return Patterns(automaton, regexes, cancels, frozenset(table))
+
+
+def _negated(text: str, start: int, negations: list[tuple[int, int]]) -> bool:
+    for neg_start, neg_end in negations:
+        near = start - _NEGATION_REACH <= neg_end <= start and neg_start < start
+        if near and not _CLAUSE_END.search(text, neg_end, start):
+            return True
+    return False
+
+
+def _same_clause(text: str, start: int, positions: list[int]) -> bool:
+    for position in positions:
+        low, high = sorted((position, start))
+        if high - low <= _CLAUSE_REACH and not _CLAUSE_END.search(text, low, high):
+            return True
+    return False
+
+
+def _regex_cues(text: str, pats: Patterns) -> list[Cue]:
+    out = []
+    for regex, label, spec in pats.regexes:
+        for match in regex.finditer(text):
+            value = match.group(1)
+            if value.isdigit():
+                number = int(value)
+                if "below" in spec and number >= spec["below"]:
+                    continue
+                if "above" in spec and number <= spec["above"]:
+                    continue
+            cue = str(spec.get("cue", "{0}")).format(value)
+            out.append(Cue(match.start(), match.end(), label, STRONG, cue))
+    return out
+
+
+def find_cues(text: str) -> list[Cue]:
+    """Return the cues in TEXT in order, each marked negated where a negation governs it."""
+    pats = patterns()
+    hits = sorted(
+        (
+            (end - len(phrase) + 1, end + 1, phrase, labels)
+            for end, (phrase, labels) in pats.automaton.iter(text)
+        ),
+        key=lambda hit: (hit[0], hit[0] - hit[1]),
+    )
+    chosen = []
+    last_end = 0
+    for start, end, phrase, labels in hits:
+        if start >= last_end:
+            chosen.append((start, end, phrase, labels))
+            last_end = end
+    need_negations = [
+        (s, e) for s, e, _, labels in chosen if any(lb == "negation" for lb, _ in labels)
+    ]
+    symptom_negations = [
+        (s, e) for s, e, _, labels in chosen if any(lb == "symptom_negation" for lb, _ in labels)
+    ]
+    asks = [
+        s for s, _, _, labels in chosen if any(lb in ("ask", "kind:request") for lb, _ in labels)
+    ]
+    cues: list[Cue] = []
+    for start, end, phrase, labels in chosen:
+        for label, weight in labels:
+            if label in ("negation", "symptom_negation", "ask"):
+                continue
+            if label.startswith("need:") and weight == WEAK:
+                # A topic word counts as a need only in a clause that asks or lacks.
+                weight = STRONG if _same_clause(text, start, asks) else TOPIC
+            governing = need_negations if label.startswith("need:") else symptom_negations
+            negated = label.startswith(("need:", "urgency:", "patient")) and _negated(
+                text, start, governing
+            )
+            cues.append(Cue(start, end, label, weight, phrase, negated))
+    cues.extend(_regex_cues(text, pats))
+    cues.sort(key=lambda cue: cue.start)
+    return cues

@@ -1,0 +1,160 @@
+"""Measure the NLP stage against labelled posts: `qiuzhu eval`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from classify.analyze import analyze_stream
+from classify.needs import NEEDS
+from classify.urgency import LEVELS
+from qiuzhu.errors import InvalidInput
+
+PLACE_LEVELS = ("district", "street", "community")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Return the objects of a JSONL file.
+
+    Raises:
+        InvalidInput: the file is missing or a line is not a JSON object.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            raise InvalidInput(f"{path}:{number} is not JSON: expected one object a line") from None
+        if not isinstance(obj, dict) or "id" not in obj:
+            raise InvalidInput(f"{path}:{number} is not a JSON object with an `id`")
+        out.append(obj)
+    return out
+
+
+def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "support": tp + fn}
+
+
+def _pairs(clusters: Iterable[list[int]]) -> set[tuple[int, int]]:
+    return {pair for group in clusters for pair in combinations(sorted(group), 2)}
+
+
+def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the metrics of PREDICTED against GOLD, matched by position."""
+    if len(gold) != len(predicted):
+        raise InvalidInput("gold and predictions differ in length: match them by post id first")
+    labelled = [i for i, g in enumerate(gold) if "kind" in g]
+    counts: dict[str, list[int]] = {need: [0, 0, 0] for need in NEEDS}
+    kind_ok = 0
+    confusion: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
+    places: dict[str, list[int]] = {level: [0, 0] for level in PLACE_LEVELS}
+    unlocated = 0
+    for i in labelled:
+        g, p = gold[i], predicted[i]
+        gold_needs, pred_needs = set(g.get("needs", [])), set(p.get("needs", []))
+        for need in NEEDS:
+            counts[need][0] += need in gold_needs and need in pred_needs
+            counts[need][1] += need not in gold_needs and need in pred_needs
+            counts[need][2] += need in gold_needs and need not in pred_needs
+        kind_ok += g.get("kind") == p.get("kind")
+        confusion[g.get("urgency", "normal")][p.get("urgency", "normal")] += 1
+        for level in PLACE_LEVELS:
+            if g.get(level):
+                places[level][0] += 1
+                places[level][1] += g[level] == p.get(level)
+        unlocated += not p.get("district")
+    per_need = {n: _prf(*c) for n, c in counts.items() if c[0] + c[2]}
+    total = [sum(c[k] for c in counts.values()) for k in range(3)]
+    critical_tp = confusion["critical"]["critical"]
+    critical_pred = sum(confusion[level]["critical"] for level in LEVELS)
+    result: dict[str, Any] = {
+        "posts": len(gold),
+        "labelled": len(labelled),
+        "needs": per_need,
+        "needs_micro_f1": _prf(*total)["f1"],
+        "needs_macro_f1": sum(m["f1"] for m in per_need.values()) / len(per_need)
+        if per_need
+        else 0.0,
+        "kind_accuracy": kind_ok / len(labelled) if labelled else 0.0,
+        "urgency_confusion": {level: dict(confusion[level]) for level in LEVELS},
+        "critical_recall": critical_tp / sum(confusion["critical"].values())
+        if confusion["critical"]
+        else 0.0,
+        "critical_precision": critical_tp / critical_pred if critical_pred else 0.0,
+        "places": {
+            lv: {"accuracy": ok / n if n else 0.0, "support": n} for lv, (n, ok) in places.items()
+        },
+        "unlocated_share": unlocated / len(labelled) if labelled else 0.0,
+    }
+    if all("cluster" in g for g in gold):
+        gold_groups: dict[str, list[int]] = defaultdict(list)
+        pred_groups: dict[str, list[int]] = defaultdict(list)
+        for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
+            gold_groups[g["cluster"]].append(i)
+            pred_groups[str(p.get("cluster", f"missing-{i}"))].append(i)
+        gold_pairs, pred_pairs = _pairs(gold_groups.values()), _pairs(pred_groups.values())
+        tp = len(gold_pairs & pred_pairs)
+        result["duplicates"] = _prf(tp, len(pred_pairs) - tp, len(gold_pairs) - tp)
+    return result
+
+
+def evaluate(gold_path: Path, posts_path: Path) -> dict[str, Any]:
+    """Analyse the posts of POSTS_PATH and score them against GOLD_PATH (matched by line)."""
+    gold = read_jsonl(gold_path)
+    lines = posts_path.read_text(encoding="utf-8").splitlines()
+    predicted = [json.loads(line) for line in analyze_stream(lines) if line]
+    gold_ids = [str(g["id"]) for g in gold]
+    pred_ids = [str(p.get("id")) for p in predicted]
+    if gold_ids != pred_ids:
+        raise InvalidInput(
+            "the gold file and the posts file must list the same ids in the same order"
+        )
+    return score(gold, predicted)
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """Return the metrics as readable tables."""
+    out = [f"posts {result['posts']}, fully labelled {result['labelled']}", ""]
+    out.append(f"{'need':<14}{'P':>7}{'R':>7}{'F1':>7}{'n':>6}")
+    for need, m in result["needs"].items():
+        out.append(
+            f"{need:<14}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}{m['support']:>6}"
+        )
+    out.append(
+        f"needs micro-F1 {result['needs_micro_f1']:.3f}   macro-F1 {result['needs_macro_f1']:.3f}"
+    )
+    out.append(f"kind accuracy {result['kind_accuracy']:.3f}")
+    out += ["", "urgency (rows gold, columns predicted)"]
+    out.append(f"{'':<10}" + "".join(f"{level:>10}" for level in LEVELS))
+    for level in LEVELS:
+        row = result["urgency_confusion"][level]
+        out.append(f"{level:<10}" + "".join(f"{row.get(p, 0):>10}" for p in LEVELS))
+    out.append(
+        f"critical recall {result['critical_recall']:.3f}   "
+        f"precision {result['critical_precision']:.3f}"
+    )
+    out += ["", "place accuracy (posts whose gold level is filled)"]
+    for level, m in result["places"].items():
+        out.append(f"{level:<10}{m['accuracy']:>7.3f}  n={m['support']}")
+    out.append(f"unlocated share (no district) {result['unlocated_share']:.3f}")
+    if "duplicates" in result:
+        d = result["duplicates"]
+        out += [
+            "",
+            f"duplicate pairs P {d['precision']:.3f}  R {d['recall']:.3f}  F1 {d['f1']:.3f}"
+            f"  gold pairs {d['support']}",
+        ]
+    return "\n".join(out)

@@ -1,0 +1,118 @@
+"""Find and mask personal data: phone numbers, ID-card numbers and names from templates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Full-width digits and signs to ASCII, one character for one so offsets stay valid.
+_WIDTH = str.maketrans("０１２３４５６７８９＋－　", "0123456789+- ")
+_SEP = r"[-\s]?"
+_MOBILE = re.compile(
+    rf"(?<![\d])(?:(?:\+|00)?86{_SEP})?(1[3-9]\d){_SEP}(\d{{4}}){_SEP}(\d{{4}})(?![\d])"
+)
+_LANDLINE = re.compile(r"(?<![\d])(?:\(?(0\d{2,3})\)?[-\s]?)(\d{3,4})[-\s]?(\d{4})(?![\d])")
+_ID_CARD = re.compile(r"(?<![\d])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dXx])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
+_NAME_NOISE = re.compile(r"[（(][^)）]*[)）]|先生|女士|老人|患者|病人|之子|之女")
+
+
+def _ascii(text: str) -> str:
+    return text.translate(_WIDTH)
+
+
+def id_checksum_ok(number: str) -> bool:
+    """Return whether an 18-character ID-card number has a valid check character."""
+    if len(number) != 18 or not number[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS, strict=True))
+    return _ID_CHECK[total % 11] == number[17].upper()
+
+
+def _spans(text: str) -> list[tuple[int, int, str, str]]:
+    """Return (start, end, kind, digits) of phone and ID numbers in ASCII-folded TEXT."""
+    found: list[tuple[int, int, str, str]] = []
+    for match in _ID_CARD.finditer(text):
+        number = "".join(match.groups())
+        if id_checksum_ok(number):
+            found.append((match.start(), match.end(), "id", number.upper()))
+    taken = [(s, e) for s, e, _, _ in found]
+    for regex, kind in ((_MOBILE, "mobile"), (_LANDLINE, "landline")):
+        for match in regex.finditer(text):
+            if any(s < match.end() and match.start() < e for s, e in taken):
+                continue
+            digits = "".join(g for g in match.groups() if g)
+            if kind == "landline" and not 10 <= len(digits) <= 12:
+                continue
+            found.append((match.start(), match.end(), kind, digits))
+            taken.append((match.start(), match.end()))
+    return sorted(found)
+
+
+def mask_number(kind: str, digits: str) -> str:
+    """Return the display form of a number: 138****1234, 027-****5678, 420102********1234."""
+    if kind == "mobile":
+        return f"{digits[:3]}****{digits[-4:]}"
+    if kind == "landline":
+        area = 3 if digits[:2] in {"01", "02"} else 4
+        return f"{digits[:area]}-****{digits[-4:]}"
+    return f"{digits[:6]}********{digits[-4:]}"
+
+
+def find_phones(text: str) -> list[str]:
+    """Return the phone numbers in TEXT as digits, mobile without +86, in order, unique."""
+    found = [d for _, _, kind, d in _spans(_ascii(text)) if kind != "id"]
+    return list(dict.fromkeys(found))
+
+
+def find_id_numbers(text: str) -> list[str]:
+    """Return the valid 18-character ID-card numbers in TEXT, in order, unique."""
+    return list(dict.fromkeys(d for _, _, kind, d in _spans(_ascii(text)) if kind == "id"))
+
+
+def masked_phones(text: str) -> list[str]:
+    """Return the phone numbers of TEXT in their masked display form."""
+    out = [mask_number(kind, d) for _, _, kind, d in _spans(_ascii(text)) if kind != "id"]
+    return list(dict.fromkeys(out))
+
+
+def clean_name(value: str) -> str:
+    """Return the person name in a template name field, or "" when it is not one."""
+    value = _NAME_NOISE.sub("", value or "").strip(" ,，。、:：")
+    value = re.split(r"[\s,，、/;；]", value)[0] if value else ""
+    return value if _NAME.match(value) else ""
+
+
+def names_from_template(fields: dict[str, str]) -> list[str]:
+    """Return the names of private persons given in template fields."""
+    names = []
+    for key in ("name", "contact_person"):
+        name = clean_name(fields.get(key, ""))
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def mask_name(name: str) -> str:
+    """Return NAME with all but its first character masked."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_text(text: str, names: Iterable[str] = ()) -> str:
+    """Return TEXT with phone numbers, ID-card numbers and the given NAMES masked."""
+    if not text:
+        return text
+    folded = _ascii(text)
+    pieces: list[str] = []
+    last = 0
+    for start, end, kind, digits in _spans(folded):
+        pieces.append(text[last:start])
+        pieces.append(mask_number(kind, digits))
+        last = end
+    pieces.append(text[last:])
+    masked = "".join(pieces)
+    for name in sorted({n for n in names if len(n) >= 2}, key=len, reverse=True):
+        masked = masked.replace(name, mask_name(name))
+    return masked

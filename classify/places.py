@@ -1,0 +1,266 @@
+"""Resolve where the person in need lives: province, city, district, street, community.
+
+Place names are found with the gazetteer automaton in the template's address and city
+fields and in the free text; hospital names (where care was sought) are ignored; the
+levels are then chosen so that the hierarchy stays consistent. A level that the post
+leaves ambiguous stays empty and its candidates are kept in `place_candidates`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from classify import gazetteer
+from classify.gazetteer import BARE, CITY, COMMUNITY, DISTRICT, FULL, LEVELS, PROVINCE, STREET
+from qiuzhu.errors import ConfigError
+
+#: Hubei: where these posts come from; a city name alone is looked up here first.
+HOME_PROVINCE = "42"
+
+_AFTER_HOSPITAL = re.compile(
+    r"^(?:区|市|县)?[^\s，。,.;；、！!？?()（）:：]{0,8}?(?:医院|卫生院|方舱|院区|分院|体育馆|会展中心)"
+)
+_HOUSING = re.compile(
+    r"^(?:[一二三四五六七八九十\d]+(?:区|村|期|栋|号)|小区|花园|新村|家园|社区|大院|宿舍|"
+    r"街坊|片区|[\u4e00-\u9fff]?[苑园]|里|村)"
+)
+# Address-field evidence counts double: the poster wrote it to say where the person is.
+_ADDRESS_WEIGHT = 2.0
+
+
+@dataclass(frozen=True)
+class Area:
+    """A colloquial area name and the divisions it implies."""
+
+    city: int
+    districts: tuple[int, ...]
+    street: int
+
+
+@dataclass
+class Mention:
+    """One place name found in a post and the entries it may mean, with a weight."""
+
+    alias: str
+    entries: list[tuple[int, int]]
+    weight: float
+
+
+@lru_cache(maxsize=1)
+def hospital_names() -> tuple[str, ...]:
+    """Return the reviewed hospital names, longest first."""
+    raw = resources.files("classify").joinpath("data/hospitals.txt").read_text("utf-8")
+    names = {line.strip() for line in raw.splitlines() if line.strip()}
+    return tuple(sorted((n for n in names if not n.startswith("#")), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def areas() -> dict[str, Area]:
+    """Return the reviewed colloquial areas, resolved against the gazetteer."""
+    gaz = gazetteer.load()
+    raw = yaml.safe_load(resources.files("classify").joinpath("data/areas.yaml").read_text("utf-8"))
+
+    def find(name: str, level: int, within: int) -> int:
+        for index, _ in gaz.lookup(name):
+            if gaz.levels[index] == level and (within < 0 or within in gaz.chain(index)):
+                return index
+        raise ConfigError(
+            f"classify/data/areas.yaml names {name!r}, which the division data lacks."
+        )
+
+    out: dict[str, Area] = {}
+    for name, spec in raw.items():
+        city = find(spec["city"], CITY, -1)
+        street = find(spec["street"], STREET, city) if spec.get("street") else -1
+        districts = tuple(find(d, DISTRICT, city) for d in spec.get("districts", ()))
+        if street >= 0:
+            districts = (gaz.parents[street],)
+        out[name] = Area(city, districts, street)
+    return out
+
+
+def _hospital_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for name in hospital_names():
+        start = text.find(name)
+        while start >= 0:
+            spans.append((start, start + len(name)))
+            start = text.find(name, start + 1)
+    return spans
+
+
+def find_mentions(text: str, weight: float = 1.0) -> list[Mention]:
+    """Return the place names in TEXT, leftmost-longest, without those naming hospitals."""
+    gaz = gazetteer.load()
+    colloquial = areas()
+    hits = gaz.find(text)
+    for name in colloquial:
+        start = text.find(name)
+        while start >= 0:
+            hits.append((start, start + len(name), name))
+            start = text.find(name, start + 1)
+    hits.sort(key=lambda hit: (hit[0], hit[0] - hit[1]))
+    hospitals = _hospital_spans(text)
+    mentions: list[Mention] = []
+    last_end = 0
+    for start, end, alias in hits:
+        if start < last_end:
+            continue
+        if any(s <= start < e for s, e in hospitals) or _AFTER_HOSPITAL.match(text[end:]):
+            last_end = end
+            continue
+        entries = list(gaz.lookup(alias))
+        housing = bool(_HOUSING.match(text[end:]))
+        # A bare stem (梅苑) is a community only before a housing word (梅苑小区) or, when
+        # long enough to be distinctive, in the address field.
+        entries = [
+            (i, s)
+            for i, s in entries
+            if s > BARE or housing or (weight >= _ADDRESS_WEIGHT and len(alias) >= 3)
+        ]
+        if entries or alias in colloquial:
+            mentions.append(Mention(alias, entries, weight))
+            last_end = end
+    return mentions
+
+
+def _empty() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for level in LEVELS:
+        out[level] = ""
+        out[f"{level}_code"] = ""
+    out["place_candidates"] = []
+    return out
+
+
+def _scope_city(mentions: list[Mention]) -> int:
+    """Return the city the post is about, or -1 when none is named or implied."""
+    gaz = gazetteer.load()
+    colloquial = areas()
+    votes: dict[int, float] = defaultdict(float)
+    for mention in mentions:
+        if mention.alias in colloquial:
+            votes[colloquial[mention.alias].city] += mention.weight
+            continue
+        for index, strength in mention.entries:
+            level = gaz.levels[index]
+            home = gaz.codes[index].startswith(HOME_PROVINCE)
+            if level == CITY and home:
+                votes[index] += mention.weight * strength
+            elif level == DISTRICT and strength >= FULL - 1 and home:
+                votes[gaz.parents[index]] += mention.weight * strength / 2
+    return max(votes, key=lambda c: votes[c]) if votes else -1
+
+
+def _district_votes(mentions: list[Mention], city: int) -> tuple[dict[int, float], set[int]]:
+    """Return district scores from decisive mentions, and the districts of ambiguous ones."""
+    gaz = gazetteer.load()
+    colloquial = areas()
+    votes: dict[int, float] = defaultdict(float)
+    ambiguous: set[int] = set()
+    for mention in mentions:
+        if mention.alias in colloquial:
+            districts = set(colloquial[mention.alias].districts)
+            strength = FULL if colloquial[mention.alias].street >= 0 else FULL - 1
+        else:
+            in_scope = [
+                (i, s)
+                for i, s in mention.entries
+                if gaz.levels[i] >= DISTRICT and (city < 0 or city in gaz.chain(i))
+            ]
+            if city < 0:
+                in_scope = [(i, s) for i, s in in_scope if gaz.codes[i].startswith(HOME_PROVINCE)]
+            districts = {gaz.ancestor(i, DISTRICT) for i, _ in in_scope}
+            strength = max((s for _, s in in_scope), default=0)
+            # A district named outright outweighs any number of streets or communities.
+            if any(gaz.levels[i] == DISTRICT for i, _ in in_scope):
+                strength += 2
+        districts.discard(-1)
+        if len(districts) == 1:
+            votes[next(iter(districts))] += mention.weight * strength
+        elif districts:
+            ambiguous |= districts
+    return votes, ambiguous
+
+
+def _pick(entries: dict[int, float]) -> int:
+    """Return the best-scored entry when it beats every other, else -1."""
+    if not entries:
+        return -1
+    ranked = sorted(entries.items(), key=lambda item: -item[1])
+    if len(ranked) > 1 and ranked[1][1] >= ranked[0][1]:
+        return -1
+    return ranked[0][0]
+
+
+def _lower(mentions: list[Mention], level: int, within: int, city: int) -> dict[int, float]:
+    gaz = gazetteer.load()
+    colloquial = areas()
+    scores: dict[int, float] = defaultdict(float)
+    for mention in mentions:
+        pairs = mention.entries
+        if mention.alias in colloquial and colloquial[mention.alias].street >= 0:
+            pairs = [(colloquial[mention.alias].street, FULL)]
+        for index, strength in pairs:
+            if gaz.levels[index] != level:
+                continue
+            chain = gaz.chain(index)
+            if within >= 0 and within not in chain:
+                continue
+            if within < 0 and (
+                city not in chain if city >= 0 else not gaz.codes[index].startswith(HOME_PROVINCE)
+            ):
+                continue
+            scores[index] = max(scores[index], mention.weight * strength)
+    return scores
+
+
+def resolve(address: str = "", text: str = "", city_field: str = "") -> dict[str, Any]:
+    """Return the place fields (names, codes, place_candidates) for one post."""
+    out = _empty()
+    mentions = find_mentions(city_field, _ADDRESS_WEIGHT) + find_mentions(address, _ADDRESS_WEIGHT)
+    rest = text.replace(address, " ") if address else text
+    mentions += find_mentions(rest, 1.0)
+    if not mentions:
+        return out
+    gaz = gazetteer.load()
+    city = _scope_city(mentions)
+    votes, ambiguous = _district_votes(mentions, city)
+    district = _pick(votes)
+    streets = _lower(mentions, STREET, district, city)
+    street = _pick(streets)
+    if district < 0 and street >= 0:
+        district = gaz.parents[street]
+    communities = _lower(mentions, COMMUNITY, street if street >= 0 else district, city)
+    community = _pick(communities)
+    if community >= 0:
+        if street < 0:
+            street = gaz.parents[community]
+        if district < 0:
+            district = gaz.ancestor(community, DISTRICT)
+    elif len(communities) > 1:
+        out["place_candidates"].extend(
+            {"level": "community", "name": gaz.names[i], "code": gaz.codes[i]} for i in communities
+        )
+    if district < 0:
+        candidates = set(votes) | ambiguous
+        out["place_candidates"].extend(
+            {"level": "district", "name": gaz.names[i], "code": gaz.codes[i]}
+            for i in sorted(candidates, key=lambda i: gaz.codes[i])
+        )
+    lowest = next((i for i in (community, street, district) if i >= 0), city)
+    if lowest < 0:
+        provinces = {i for m in mentions for i, _ in m.entries if gaz.levels[i] == PROVINCE}
+        lowest = next(iter(provinces)) if len(provinces) == 1 else -1
+    for index in gaz.chain(lowest) if lowest >= 0 else []:
+        level = LEVELS[gaz.levels[index]]
+        out[level] = gaz.names[index]
+        out[f"{level}_code"] = gaz.codes[index]
+    return out

@@ -1,0 +1,67 @@
+"""`qiuzhu analyze` and `qiuzhu eval`: the NLP stage on JSONL files, without Elasticsearch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO
+
+import click
+
+
+@click.command("analyze")
+@click.argument("posts", type=click.File("r", encoding="utf-8"), default="-")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Write the analysed posts to this file instead of standard output.",
+)
+def analyze_command(posts: IO[str], output: IO[str]) -> None:
+    """Analyse JSONL posts (a file, or standard input) and write one JSON object a line.
+
+    Each input object needs `id` and `text`; the output adds kind, needs, urgency,
+    place, cluster and personal-data fields. A malformed line gives an error object.
+    """
+    from classify.analyze import analyze_stream
+
+    for line in analyze_stream(posts):
+        output.write(line + "\n")
+
+
+@click.command("eval")
+@click.option(
+    "--gold",
+    "gold",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the labels from this JSONL file (one object a line with `id`, in post order).",
+)
+@click.option(
+    "--posts",
+    "posts",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the posts to analyse from this JSONL file (the same ids as the labels).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the metrics as one JSON object instead of tables.",
+)
+def eval_command(gold: Path, posts: Path, as_json: bool) -> None:
+    """Analyse labelled posts and print needs, kind, urgency, place and duplicate metrics."""
+    from classify.evaluate import evaluate, format_report
+
+    result = evaluate(gold, posts)
+    if as_json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        click.echo()
+    else:
+        click.echo(format_report(result))
+
+
+COMMANDS = (analyze_command, eval_command)

@@ -1,0 +1,112 @@
+"""Tests of analyze_post, the JSONL stream, `qiuzhu analyze` and `qiuzhu eval`."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from classify.analyze import TAXONOMY_KEYS, analyze_post, analyze_stream
+from classify.evaluate import score
+from classify.nlp import get_nlp
+from qiuzhu.commands.nlp import analyze_command, eval_command
+from qiuzhu.errors import InvalidInput
+
+POST = {
+    "id": "x1",
+    "text": "【姓名】孙一平【年龄】70【所在城市】武汉【所在小区、社区】江岸区后湖街道某某小区"
+    "【联系方式】13912345678【病情描述】确诊，呼吸困难，没有床位，求收治",
+    "source": "test",
+}
+
+
+def test_get_nlp_is_built_once_with_jieba():
+    nlp = get_nlp()
+    assert nlp is get_nlp()
+    assert nlp.pipe_names == ["qiuzhu_template", "qiuzhu_cues", "qiuzhu_places"]
+    doc = nlp("后湖街道呼吸困难")
+    assert [t.text for t in doc] == ["后湖街道", "呼吸困难"]
+    assert doc.spans["cues"]
+
+
+def test_analyze_post_adds_the_taxonomy_fields():
+    out = analyze_post(POST)
+    assert set(TAXONOMY_KEYS) <= set(out)
+    assert out["source"] == "test"
+    assert out["kind"] == "request"
+    assert out["needs"][0] == "bed"
+    assert out["urgency"] == "critical"
+    assert out["district"] == "江岸区"
+    assert out["district_code"] == "420102"
+    assert out["street"] == "后湖街道"
+    assert out["phones"] == ["139****5678"]
+    assert out["names"] == ["孙一平"]
+    assert out["template"]["age"] == "70"
+    assert "后湖街道" in out["text_seg"].split(" ")
+    assert out["cluster"].startswith("c-")
+
+
+@pytest.mark.parametrize("bad", [{"text": "无id"}, {"id": "a"}, {"id": "a", "text": 3}, ["x"]])
+def test_analyze_post_rejects_bad_input(bad):
+    with pytest.raises(InvalidInput):
+        analyze_post(bad)
+
+
+def test_analyze_stream_keeps_order_and_reports_bad_lines():
+    repost = dict(POST, id="x2", text="转发求助！" + POST["text"])
+    lines = [json.dumps(POST, ensure_ascii=False), "{not json", "", '{"id": "z"}']
+    lines.append(json.dumps(repost, ensure_ascii=False))
+    out = [json.loads(line) for line in analyze_stream(lines)]
+    assert len(out) == 5
+    assert out[0]["id"] == "x1"
+    assert out[1] == {"line": 2, "error": out[1]["error"]}
+    assert out[2]["line"] == 3
+    assert out[3]["line"] == 4
+    assert out[4]["cluster"] == out[0]["cluster"]
+    assert out[4]["cluster_size"] == 2
+
+
+def test_analyze_command_reads_a_file_and_writes_output(tmp_path):
+    source = tmp_path / "posts.jsonl"
+    source.write_text(json.dumps(POST, ensure_ascii=False) + "\n", encoding="utf-8")
+    target = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(analyze_command, [str(source), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text(encoding="utf-8"))["district"] == "江岸区"
+
+
+def test_analyze_command_reads_stdin():
+    result = CliRunner().invoke(analyze_command, [], input=json.dumps(POST) + "\n")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["id"] == "x1"
+
+
+def test_eval_command_prints_tables_and_json(tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text(json.dumps(POST, ensure_ascii=False) + "\n", encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    label = {
+        "id": "x1",
+        "kind": "request",
+        "needs": ["bed"],
+        "urgency": "critical",
+        "district": "江岸区",
+        "street": "后湖街道",
+        "community": "",
+        "cluster": "k1",
+    }
+    gold.write_text(json.dumps(label, ensure_ascii=False) + "\n", encoding="utf-8")
+    tables = CliRunner().invoke(eval_command, ["--gold", str(gold), "--posts", str(posts)])
+    assert tables.exit_code == 0, tables.output
+    assert "needs micro-F1 1.000" in tables.output
+    as_json = CliRunner().invoke(
+        eval_command, ["--gold", str(gold), "--posts", str(posts), "--json"]
+    )
+    assert json.loads(as_json.output)["places"]["district"]["accuracy"] == 1.0
+
+
+def test_score_counts_duplicate_pairs():
+    gold = [{"id": str(i), "cluster": c} for i, c in enumerate("aabc")]
+    predicted = [{"id": str(i), "cluster": c} for i, c in enumerate("xxxy")]
+    result = score(gold, predicted)
+    assert result["duplicates"]["recall"] == 1.0
+    assert result["duplicates"]["precision"] == pytest.approx(1 / 3)

@@ -1,0 +1,74 @@
+"""Tests of duplicate keys, the pairwise decision and clustering, on invented posts."""
+
+import pytest
+
+from classify.dedup import Clusterer, cluster_id, dedup_keys, same_episode
+
+BASE = (
+    "【姓名】周大成【年龄】66【所在城市】武汉【所在小区、社区】某某区幸福里小区"
+    "【患病时间】2月1日【联系方式】13911112222【病情描述】发热八天，咳嗽，胸闷，"
+    "CT显示双肺感染，社区登记后一直没有床位，家里还有八十岁的老母亲需要照顾"
+)
+OTHER_PERSON = (
+    BASE.replace("周大成", "吴小红").replace("66", "41").replace("13911112222", "13633334444")
+)
+FREE_TEXT = "邻居家的老人一个人在家发烧好几天了，没有人照顾，社区电话一直打不通，希望有人能帮忙联系"
+
+
+def _post(pid, text, posted_at=None):
+    return {"id": pid, "text": text, "posted_at": posted_at}
+
+
+def test_dedup_keys_are_deterministic_and_compact():
+    keys = dedup_keys(_post("a", BASE))
+    assert keys == dedup_keys(_post("b", BASE))
+    assert any(k.startswith("lsh:") for k in keys)
+    assert any(k.startswith("phone:") for k in keys)
+    assert any(k.startswith("person:") for k in keys)
+    assert all(len(k) <= 32 for k in keys)
+    assert not any("13911112222" in k for k in keys)
+
+
+def test_template_labels_do_not_make_posts_alike():
+    a = "【姓名】甲【年龄】【所在城市】【所在小区、社区】【患病时间】【联系方式】【病情描述】咳嗽"
+    b = "【姓名】乙【年龄】【所在城市】【所在小区、社区】【患病时间】【联系方式】【病情描述】骨折"
+    shared = set(dedup_keys(_post("a", a))) & set(dedup_keys(_post("b", b)))
+    assert not any(k.startswith("lsh:") for k in shared)
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        BASE,
+        "转发求助，请大家帮帮忙！" + BASE,
+        BASE.replace("发热八天", "发热九天") + " 更新：今天还在等床位",
+    ],
+)
+def test_same_episode_for_reposts_and_updates(copy):
+    assert same_episode(_post("a", BASE), _post("b", copy))
+
+
+def test_different_people_same_community_are_not_duplicates():
+    assert not same_episode(_post("a", BASE), _post("b", OTHER_PERSON))
+
+
+def test_free_text_repost_is_duplicate():
+    assert same_episode(_post("a", FREE_TEXT), _post("b", "扩散！" + FREE_TEXT))
+    assert not same_episode(_post("a", FREE_TEXT), _post("b", "今天小区里发了蔬菜，大家都很开心"))
+
+
+def test_clusterer_groups_and_picks_the_earliest_as_canonical():
+    clusterer = Clusterer()
+    posts = [
+        _post("p1", "转发：" + BASE, "2020-02-04T10:00:00+08:00"),
+        _post("p2", OTHER_PERSON, "2020-02-03T09:00:00+08:00"),
+        _post("p3", BASE, "2020-02-03T08:00:00+08:00"),
+        _post("p4", FREE_TEXT, None),
+    ]
+    for post in posts:
+        clusterer.add(post)
+    out = clusterer.assignments()
+    assert out[0][0] == out[2][0] == cluster_id("p3")
+    assert out[0][2] == 2
+    assert out[1][0] not in (out[0][0], out[3][0])
+    assert out[3] == (cluster_id("p4"), "p4", 1)

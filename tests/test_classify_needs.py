@@ -1,0 +1,87 @@
+"""Tests of kind, needs and urgency decisions, on invented posts."""
+
+import pytest
+
+from classify.analyze import analyze_post
+
+
+def _analyse(text):
+    return analyze_post({"id": "t", "text": text})
+
+
+@pytest.mark.parametrize(
+    ("text", "need"),
+    [
+        ("求助！我父亲确诊新冠肺炎，发烧一周，社区说没有床位，求收治", "bed"),
+        ("母亲高烧不退，医院说做不了核酸，无法确诊，求帮忙", "testing"),
+        ("老人的降压药吃完了，买不到药，求助", "medicine"),
+        ("妻子怀孕九个月，预产期就在下周，医院不接诊，求助", "urgent_care"),
+        ("我们社区卫生站缺口罩和防护服，急需支援", "supplies"),
+        ("家里断粮三天了，求助", "food"),
+        ("父亲发烧，没有车去医院，求帮忙", "transport"),
+        ("爷爷独居，无人照顾，求助", "special_care"),
+        ("确诊后他一直说想死，求心理援助", "mental"),
+        ("邻居出门隔离，家里的猫没人喂，求宠物救助", "pets"),
+        ("求助！父亲已经走了，后事不知道怎么料理", "other"),
+    ],
+)
+def test_needs_found(text, need):
+    assert need in _analyse(text)["needs"]
+
+
+@pytest.mark.parametrize(
+    ("text", "need"),
+    [
+        ("我们不需要口罩，谢谢。父亲确诊，求床位", "supplies"),
+        ("医生开的药已经买到了。母亲确诊，求收治", "medicine"),
+        ("母亲的核酸检测结果是阳性，求床位", "testing"),
+    ],
+)
+def test_negated_or_reported_needs_are_not_needs(text, need):
+    assert need not in _analyse(text)["needs"]
+
+
+def test_admitted_update_drops_bed():
+    post = _analyse("更新：父亲已住院，谢谢大家的帮助")
+    assert post["kind"] == "update"
+    assert post["outcome"] == "admitted"
+    assert "bed" not in post["needs"]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("求助：母亲确诊肺炎，求床位", "request"),
+        ("本人有车，可免费接送医护人员上下班，有需要的联系", "offer"),
+        ("今天武汉下雪了，大家加油", "irrelevant"),
+    ],
+)
+def test_kind(text, kind):
+    assert _analyse(text)["kind"] == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "urgency", "cue"),
+    [
+        ("父亲确诊，呼吸困难，求床位", "critical", "呼吸困难"),
+        ("母亲血氧只有75，求收治", "critical", "血氧 75%"),
+        ("奶奶已经昏迷，求救", "critical", "昏迷"),
+        ("父亲疑似肺炎，发烧5天了，求床位", "high", "发热 5天"),
+        ("母亲确诊，没有呼吸困难，求床位", "high", "确诊"),
+    ],
+)
+def test_urgency_and_cues(text, urgency, cue):
+    post = _analyse(text)
+    assert post["urgency"] == urgency
+    assert cue in post["urgency_cues"]
+
+
+def test_normal_spo2_is_not_critical():
+    assert _analyse("父亲确诊，血氧98，求床位")["urgency"] == "high"
+
+
+def test_needs_are_ordered_by_confidence():
+    post = _analyse("求助：父亲确诊，没有床位，无法收治，求床位。没有车")
+    scores = [post["needs_scores"][n] for n in post["needs"]]
+    assert scores == sorted(scores, reverse=True)
+    assert post["needs"][0] == "bed"
