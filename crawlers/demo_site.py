@@ -46,7 +46,9 @@ class DemoSite:
         self.sheet_bad_rows: list[str] = list(doc.get("sheet_bad_rows", []))
         self.round = 1
         self.slow_seconds = slow_seconds
+        #: Requests answered, by path and query; and the User-Agents that sent them.
         self.hits: dict[str, int] = {}
+        self.user_agents: set[str] = set()
 
     def visible(self, kind: str) -> list[render.Post]:
         """Return the posts of KIND that the current round shows."""
@@ -65,7 +67,7 @@ class DemoSite:
         parts = urlsplit(target)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         path = parts.path
-        self.hits[path] = self.hits.get(path, 0) + 1
+        self.hits[target] = self.hits.get(target, 0) + 1
         json_type = {"Content-Type": "application/json; charset=utf-8"}
         if path == "/robots.txt":
             return 200, {"Content-Type": "text/plain"}, ROBOTS
@@ -198,6 +200,7 @@ def _handler(site: DemoSite) -> type[BaseHTTPRequestHandler]:
                 raw = self.rfile.read(length).decode("utf-8", "replace")
                 form = {k: v[0] for k, v in parse_qs(raw).items()}
             host = self.headers.get("Host") or "127.0.0.1"
+            site.user_agents.add(self.headers.get("User-Agent") or "")
             status, headers, body = site.handle(method, self.path, form, f"http://{host}")
             try:
                 self.send_response(status)
