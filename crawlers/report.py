@@ -57,7 +57,7 @@ class SourceReport:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SourceReport:
         ext = cls(crawler.stats)
-        # Connected last-priority-free: stats hold finish_reason by the time spider_closed runs.
+        # The spider_closed signal carries the finish reason, which stats may not hold yet.
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
