@@ -7,7 +7,9 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from classify.dedup import Clusterer, cluster_id, dedup_keys, signature
+from spacy.attrs import ORTH
+
+from classify.dedup import Clusterer, cluster_id, dedup_keys, normalise_for_dedup, signature
 from classify.needs import decide_kind, decide_needs, score_needs
 from classify.nlp import get_nlp, normalise
 from classify.personal import find_id_numbers, masked_phones, names_from_template
@@ -43,12 +45,16 @@ def _check(post: Any) -> str:
     return text
 
 
-def analyze_post(post: dict[str, Any], _sig: Any = None) -> dict[str, Any]:
+def analyze_post(post: dict[str, Any]) -> dict[str, Any]:
     """Return POST with the taxonomy fields and extras added (`cluster` is its own).
 
     Raises:
         InvalidInput: POST is not an object with an `id` and a `text` string.
     """
+    return _analyze(post)[0]
+
+
+def _analyze(post: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     text = _check(post)
     doc = get_nlp()(normalise(text))
     fields: dict[str, str] = doc._.template or {}
@@ -74,12 +80,16 @@ def analyze_post(post: dict[str, Any], _sig: Any = None) -> dict[str, Any]:
     out["id_numbers"] = [f"{n[:6]}********{n[-4:]}" for n in find_id_numbers(text)]
     out["names"] = names
     out["template"] = fields
-    out["text_seg"] = " ".join(token.text for token in doc if not token.is_space)
-    sig = signature(text) if _sig is None else _sig
-    out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig)
+    # Reading ORTH ids avoids building a Token object per word.
+    strings = doc.vocab.strings
+    words = (strings[orth] for orth in doc.to_array(ORTH).tolist())
+    out["text_seg"] = " ".join(word for word in words if not word.isspace())
+    norm = normalise_for_dedup(text)
+    sig = signature(text, norm)
+    out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig, norm)
     # Alone, a post is its own cluster; analyze_stream and the index merge clusters.
     out["cluster"] = cluster_id(str(post["id"]))
-    return out
+    return out, sig
 
 
 def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
@@ -101,9 +111,7 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
             continue
         try:
             post = json.loads(line)
-            text = _check(post)
-            sig = signature(text)
-            out = analyze_post(post, sig)
+            out, sig = _analyze(post)
         except (ValueError, InvalidInput) as exc:
             message = exc.message if isinstance(exc, InvalidInput) else f"not JSON: {exc}"
             results.append({"line": number, "error": message})

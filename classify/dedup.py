@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,7 @@ _DROP = re.compile(r"https?://\S+|@[\w\-]+|#[^#]*#|超话|转发微博|[\W_]+", 
 _DIGIT = re.compile(r"\d")
 _FIELD_MAX = 24
 _SEED = 7
+_SCHEME = "affine32"
 
 
 def _digest(text: str, size: int = 6) -> str:
@@ -48,11 +51,24 @@ def normalise_for_dedup(text: str) -> str:
     return _DROP.sub("", strip_template(text or "")).lower()
 
 
-def signature(text: str) -> np.ndarray:
+def _crc32(data: bytes) -> int:
+    # CRC-32 is deterministic across processes and much faster than datasketch's SHA-1.
+    return zlib.crc32(data)
+
+
+@lru_cache(maxsize=1)
+def _permutations() -> Any:
+    # Drawing the permutations is a tenth of the cost of a signature: do it once.
+    return MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
+
+
+def signature(text: str, norm: str | None = None) -> np.ndarray:
     """Return the MinHash signature of the character shingles of normalised TEXT."""
-    norm = normalise_for_dedup(text)
+    norm = normalise_for_dedup(text) if norm is None else norm
     shingles = {norm[i : i + SHINGLE] for i in range(max(1, len(norm) - SHINGLE + 1))}
-    minhash = MinHash(num_perm=NUM_PERM, seed=_SEED)
+    minhash = MinHash(
+        num_perm=NUM_PERM, seed=_SEED, hashfunc=_crc32, permutations=_permutations(), scheme=_SCHEME
+    )
     minhash.update_batch([s.encode("utf-8") for s in shingles if s])
     return np.asarray(minhash.hashvalues, dtype=np.uint64)
 
@@ -81,12 +97,14 @@ def _phones(post: dict[str, Any]) -> list[str]:
     return [f"phone:{_digest(p)}" for p in find_phones(post.get("text") or "")]
 
 
-def dedup_keys(post: dict[str, Any], sig: np.ndarray | None = None) -> list[str]:
+def dedup_keys(
+    post: dict[str, Any], sig: np.ndarray | None = None, norm: str | None = None
+) -> list[str]:
     """Return the blocking keys of POST: LSH bands, exact text, phones and person."""
     text = post.get("text") or ""
-    sig = signature(text) if sig is None else sig
+    norm = normalise_for_dedup(text) if norm is None else norm
+    sig = signature(text, norm) if sig is None else sig
     keys = []
-    norm = normalise_for_dedup(text)
     if norm:
         keys.append(f"text:{_digest(norm)}")
         for band in range(BANDS):

@@ -33,22 +33,24 @@ _LOCK = threading.Lock()
 # jieba frequency given to added words: high enough to keep them whole over a split.
 _WORD_FREQ = 2000
 
-for _name in ("template", "cues", "places"):
+for _name in ("template", "cues", "places", "text"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
 
 
-@Language.component("qiuzhu_template", assigns=["doc._.template"], retokenizes=False)
+@Language.component("qiuzhu_template", assigns=["doc._.template", "doc._.text"], retokenizes=False)
 def template_component(doc: Doc) -> Doc:
     """Parse the help-request template of the post into `doc._.template`."""
-    doc._.template = parse_template(doc.text)
+    # Doc.text joins every token on each call: read it once for all components.
+    doc._.text = doc.text
+    doc._.template = parse_template(doc._.text)
     return doc
 
 
 @Language.component("qiuzhu_cues", assigns=["doc._.cues", "doc.spans"], retokenizes=False)
 def cues_component(doc: Doc) -> Doc:
     """Find the cue phrases of classify/patterns/cues.yaml (`doc._.cues`, `doc.spans["cues"]`)."""
-    cues = find_cues(doc.text)
+    cues = find_cues(doc._.text or doc.text)
     doc._.cues = cues
     spans = []
     for cue in cues:
@@ -65,7 +67,8 @@ def cues_component(doc: Doc) -> Doc:
 def places_component(doc: Doc) -> Doc:
     """Resolve where the person in need is (`doc._.places`)."""
     fields = doc._.template or {}
-    doc._.places = resolve(fields.get("address", ""), doc.text, fields.get("city", ""))
+    text = doc._.text or doc.text
+    doc._.places = resolve(fields.get("address", ""), text, fields.get("city", ""))
     return doc
 
 
