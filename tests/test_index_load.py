@@ -6,31 +6,13 @@ import io
 import json
 
 import pytest
+from helpers_backlog import jsonl, post
 
 from index import workflow
 from index.backlog import replay
 from index.bulk import Spool
 from index.client import make_client
 from index.load import load
-
-
-def post(n: int, **extra: object) -> dict:
-    """Return an invented analysed request."""
-    return {
-        "id": str(n),
-        "source": "fixture",
-        "text": f"测试求助{n}：江岸区后湖街道 老人发烧 需要床位",
-        "kind": "request",
-        "needs": ["bed"],
-        "urgency": "high",
-        "district": "江岸区",
-        "posted_at": f"2020-02-05T{n % 24:02d}:00:00+08:00",
-        **extra,
-    }
-
-
-def jsonl(*posts: dict) -> io.StringIO:
-    return io.StringIO("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in posts))
 
 
 def test_load_twice_keeps_one_document_per_request(backlog):

@@ -1,0 +1,69 @@
+"""Index creation, the strict mapping, the alias and migrations."""
+
+from __future__ import annotations
+
+import pytest
+from elasticsearch import BadRequestError
+from helpers_backlog import jsonl, post
+
+from index import admin
+from index.load import load
+from index.mapping import REQUEST_MAPPING, mapping_digest
+
+
+def test_ensure_creates_versioned_index_behind_alias_with_strict_mapping(backlog):
+    names = backlog.names
+    aliases = backlog.client.indices.get_alias(name=names.requests)
+    assert list(aliases) == [names.requests_version(1)]
+    mapping = backlog.client.indices.get_mapping(index=names.requests_version(1))
+    body = mapping[names.requests_version(1)]["mappings"]
+    assert body["dynamic"] == "strict"
+    assert body["_meta"]["qiuzhu_mapping"] == mapping_digest(REQUEST_MAPPING)
+    assert body["properties"]["text_seg"]["analyzer"] == "whitespace"
+    assert backlog.client.indices.exists(index=names.events)
+    # A second ensure changes nothing.
+    assert admin.ensure(backlog.client, names) == names.requests_version(1)
+
+
+def test_strict_mapping_refuses_unknown_fields(backlog):
+    with pytest.raises(BadRequestError, match="strict_dynamic_mapping_exception"):
+        backlog.client.index(index=backlog.names.requests, id="x", document={"surprise": 1})
+
+
+def test_migrate_is_a_no_op_when_the_mapping_is_current(backlog):
+    result = admin.migrate(backlog.client, backlog.names)
+    assert result.skipped and result.new == backlog.names.requests_version(1)
+
+
+def test_migrate_copies_every_document_and_swaps_the_alias(backlog):
+    load(backlog.client, backlog.names, jsonl(*[post(n) for n in range(40)]))
+    before = backlog.ids()
+    result = admin.migrate(backlog.client, backlog.names, force=True)
+    names = backlog.names
+    assert (result.old, result.new, result.copied) == (
+        names.requests_version(1),
+        names.requests_version(2),
+        40,
+    )
+    assert list(backlog.client.indices.get_alias(name=names.requests)) == [
+        names.requests_version(2)
+    ]
+    assert backlog.ids() == before
+    # The old index stays until removed on purpose.
+    assert backlog.client.count(index=names.requests_version(1))["count"] == 40
+    # Writes go to the new index through the alias.
+    load(backlog.client, names, jsonl(post(99)))
+    backlog.refresh()
+    assert backlog.client.count(index=names.requests_version(2))["count"] == 41
+
+
+def test_migrate_notices_an_older_mapping(backlog, monkeypatch):
+    changed = {
+        **REQUEST_MAPPING,
+        "properties": {**REQUEST_MAPPING["properties"], "extra_field": {"type": "keyword"}},
+    }
+    monkeypatch.setattr(admin, "REQUEST_MAPPING", changed)
+    result = admin.migrate(backlog.client, backlog.names)
+    assert not result.skipped and result.new == backlog.names.requests_version(2)
+    props = backlog.client.indices.get_mapping(index=result.new)[result.new]["mappings"]
+    assert "extra_field" in props["properties"]
