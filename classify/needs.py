@@ -62,8 +62,15 @@ def decide_kind(cues: Sequence[Cue], templated: bool) -> tuple[str, str]:
 def score_needs(cues: Sequence[Cue], kind: str) -> dict[str, float]:
     """Return a confidence score for every need that the cues support."""
     scores: dict[str, float] = defaultdict(float)
+    outright: set[str] = set()
     for cue in _live(cues, "need:"):
-        scores[cue.label.split(":", 1)[1]] += cue.weight
+        need = cue.label.split(":", 1)[1]
+        scores[need] += cue.weight
+        if cue.weight >= _THRESHOLD:
+            outright.add(need)
+    # Topic words alone, however many, only say what the post is about, not what it asks.
+    for need in set(scores) - outright:
+        scores[need] = min(scores[need], _THRESHOLD / 2)
     cancelled: set[str] = set()
     table = patterns().cancels
     for outcome in outcomes_of(cues):
