@@ -1,10 +1,9 @@
 """Create the backlog's indices, migrate the backlog to a new mapping, remove indices.
 
-The integ-test distribution has no `_reindex` endpoint (the reindex module is not in it), so
-a migration copies documents with `helpers.reindex` (a scroll and bulk writes from here (`helpers.reindex` needs the data-streams API, also
-missing)),
-then moves the alias in one atomic `update_aliases` call. The old index stays until it is
-removed on purpose.
+The integ-test distribution has neither the reindex module (`_reindex`) nor the data-streams
+API that `helpers.reindex` asks first, so a migration copies documents itself (a scroll and
+bulk writes from here), then moves the alias in one atomic `update_aliases` call. The old
+index stays until it is removed on purpose.
 """
 
 from __future__ import annotations
