@@ -54,10 +54,18 @@ def main(verbose: int) -> None:
 
 
 @main.command("settings")
-def settings_command() -> None:
+@click.option(
+    "--markdown",
+    is_flag=True,
+    help="Print the README's settings table (name, default, meaning) instead.",
+)
+def settings_command(markdown: bool) -> None:
     """Print every setting with its environment variable, current value and meaning."""
     from qiuzhu import settings
 
+    if markdown:
+        click.echo(settings.markdown_table())
+        return
     for decl in settings.SETTINGS:
         click.echo(f"{decl.env}={settings.get(decl.name)}")
         click.echo(f"    {decl.help}")
