@@ -36,7 +36,10 @@ DOWNLOADER_MIDDLEWARES = {"crawlers.middlewares.RetryBackoffMiddleware": 560}
 ITEM_PIPELINES = {
     "pipeline.cleaning.CleaningPipeline": 100,
     "pipeline.incremental.IncrementalPipeline": 200,
+    # Tagging and indexing run only with QIUZHU_CRAWL_INDEX on (NotConfigured otherwise).
+    "pipeline.tagging.TaggingPipeline": 300,
     "pipeline.export.JsonLinesExportPipeline": 900,
+    "pipeline.indexing.IndexingPipeline": 950,
 }
 EXTENSIONS = {"crawlers.report.SourceReport": 500}
 

@@ -232,3 +232,104 @@ def markdown_table() -> str:
         meaning = decl.help.replace("|", "\\|")
         rows.append(f"| `{decl.env}` | `{default}` | {meaning} |")
     return "\n".join(rows)
+
+
+# Nightly ingestion (ingest/, pipeline/tagging.py, pipeline/indexing.py, scheduler.py)
+SETTINGS += (
+    Setting(
+        "CRAWL_INDEX",
+        "false",
+        "Whether a crawl also classifies and indexes what it gathers (the tagging and "
+        "indexing pipeline stages, into ES_URLS); `qiuzhu ingest` turns it on for its crawls.",
+        _bool,
+    ),
+    Setting(
+        "INGEST_BATCH",
+        "100",
+        "Help requests the indexing stage gathers before it deduplicates them against the "
+        "backlog and writes them in one batch.",
+        _int,
+    ),
+    Setting(
+        "INGEST_SOURCES",
+        "",
+        "Comma-separated source ids that `qiuzhu ingest` and the scheduled runs crawl when "
+        "none are named; empty: every enabled source. Gives each machine its share.",
+    ),
+    Setting(
+        "INGEST_PROCESSES",
+        "2",
+        "Sources `qiuzhu ingest` crawls at once, each in its own process.",
+        _int,
+    ),
+    Setting(
+        "INGEST_SOURCE_TIMEOUT",
+        "3600",
+        "Seconds one source's crawl may take before `qiuzhu ingest` stops it and counts "
+        "the source as failed.",
+        _float,
+    ),
+    Setting(
+        "LOCK_TTL",
+        "600",
+        "Seconds a source lock stays valid without renewal; a run renews its locks every "
+        "third of that, so a crashed run's locks free themselves after at most this long.",
+        _float,
+    ),
+    Setting(
+        "SCHEDULE_TIME",
+        "02:00",
+        "Time of day (HH:MM) of the nightly run that `qiuzhu schedule` starts.",
+    ),
+    Setting(
+        "SCHEDULE_TIMEZONE",
+        "Asia/Shanghai",
+        "Time zone of SCHEDULE_TIME (an IANA name).",
+    ),
+    Setting(
+        "SCHEDULE_INTERVAL_MINUTES",
+        "0",
+        "Minutes between intraday incremental runs in crisis mode; 0 turns them off.",
+        _float,
+    ),
+    Setting(
+        "SCHEDULE_MISFIRE_GRACE",
+        "3600",
+        "Seconds after its planned time a run missed while the scheduler was down or busy "
+        "may still start; later ones are logged as missed and skipped.",
+        _int,
+    ),
+    Setting(
+        "SCHEDULE_JOBSTORE",
+        "",
+        "SQLite file keeping the schedule across restarts; empty: scheduler/jobs.sqlite "
+        "under VAR_DIR.",
+    ),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+# The HTTP API and console (api/)
+SETTINGS += (
+    Setting(
+        "API_HOST",
+        "127.0.0.1",
+        "Address `qiuzhu serve` listens on; keep the loopback default unless a "
+        "TLS-terminating proxy sits in front.",
+    ),
+    Setting("API_PORT", "8300", "Port `qiuzhu serve` listens on.", _int),
+    Setting(
+        "API_SESSION_SECRET",
+        "",
+        "Secret that signs console session cookies; empty: a random one kept in "
+        "VAR_DIR/api-session-secret (sessions then survive restarts on this machine).",
+    ),
+    Setting("API_SESSION_HOURS", "12", "Hours a console login stays valid.", _float),
+    Setting("API_TOKEN_DAYS", "90", "Days a new API token stays valid by default.", _float),
+    Setting(
+        "API_CITY_CODE",
+        "4201",
+        "Division code of the city whose districts, streets and communities the "
+        "console's place pickers list (4201 is Wuhan).",
+    ),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,0 +1,184 @@
+"""Item pipeline stage: index analysed help requests in batches, deduplicated against the backlog.
+
+Items wait in a buffer; every INGEST_BATCH of them are clustered among themselves
+(`classify.dedup.Clusterer`) and written through `index.backlog.write_batch`, which links
+them to duplicates anywhere in the backlog. Per item the outcome is counted in
+`qiuzhu/indexed/new|updated|unchanged|spooled|duplicates`. When Elasticsearch does not
+answer, the batch goes to the spool (`qiuzhu index replay` and every ingest send it
+again): nothing is lost. On a graceful stop (SIGTERM) the batch being written finishes
+and what is still buffered is spooled at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.statscollectors import StatsCollector
+
+from crawlers.items import HelpRequest
+from pipeline.tagging import NOT_CONFIGURED, analysed, indexing_enabled
+from qiuzhu import settings as qiuzhu_settings
+from qiuzhu.errors import InvalidInput, Unavailable
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("new", "updated", "unchanged", "spooled", "duplicates")
+
+
+def same_episode(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Decide a pair of backlog documents with classify's `same_episode`.
+
+    Backlog documents keep the template's name under `personal.names`, not in
+    `template`; put it back on both sides so names are compared as the NLP stage does.
+    """
+    from classify.dedup import same_episode as decide
+
+    return decide(_with_name(a), _with_name(b))
+
+
+def _with_name(doc: dict[str, Any]) -> dict[str, Any]:
+    template = doc.get("template") or {}
+    names = (doc.get("personal") or {}).get("names") or []
+    if template.get("name") or not names:
+        return doc
+    return {**doc, "template": {**template, "name": "、".join(names)}}
+
+
+class IndexingPipeline:
+    """Buffer analysed items and write them to the backlog in batches; spool what fails."""
+
+    def __init__(
+        self, crawler: Crawler, stats: StatsCollector, batch_size: int, report_dir: str
+    ) -> None:
+        self.crawler = crawler
+        self.stats = stats
+        self.batch_size = max(1, batch_size)
+        self.report_dir = Path(report_dir) if report_dir else None
+        self.posts: list[dict[str, Any]] = []
+        self.client: Any = None
+        self.names: Any = None
+        self.spool: Any = None
+        self._warned: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> IndexingPipeline:
+        if not indexing_enabled(crawler.settings):
+            raise NotConfigured(NOT_CONFIGURED)
+        batch = crawler.settings.getint("QIUZHU_INGEST_BATCH", qiuzhu_settings.get("INGEST_BATCH"))
+        report_dir = crawler.settings.get("QIUZHU_INDEX_REPORT_DIR", "")
+        return cls(crawler, crawler.stats, batch, report_dir)
+
+    def open_spider(self) -> None:
+        from index.admin import ensure
+        from index.bulk import Spool
+        from index.client import make_client
+        from index.mapping import names
+
+        self.client = make_client()
+        self.names = names()
+        self.spool = Spool()
+        try:
+            ensure(self.client, self.names)
+        except Unavailable:
+            self._warn_once("down", "Elasticsearch does not answer; requests will be spooled")
+        for outcome in OUTCOMES:
+            self.stats.set_value(f"qiuzhu/indexed/{outcome}", 0)
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, HelpRequest):
+            return item
+        from index.documents import crawled_part
+
+        post = analysed(item)
+        if post is None:
+            self._warn_once("untagged", "items reach indexing unanalysed: enable TaggingPipeline")
+            self.stats.inc_value("qiuzhu/dropped/not_analysed")
+            raise DropItem("not_analysed")
+        try:
+            crawled_part(post)
+        except InvalidInput:
+            # A post deleted at its source arrives without text; the backlog needs text.
+            reason = "deleted_without_text" if item.deleted else "not_indexable"
+            self.stats.inc_value(f"qiuzhu/dropped/{reason}")
+            raise DropItem(reason) from None
+        self.posts.append(post)
+        if len(self.posts) >= self.batch_size:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        """Cluster the buffered posts, write them with dedup against the backlog, count."""
+        from classify.dedup import Clusterer
+        from index.backlog import write_batch
+        from index.bulk import BulkReport, update_action
+        from index.documents import crawled_part
+
+        posts, self.posts = self.posts, []
+        if not posts:
+            return
+        clusterer = Clusterer()
+        slots = [clusterer.add(post) for post in posts]
+        assignments = clusterer.assignments()
+        docs = []
+        for post, slot in zip(posts, slots, strict=True):
+            doc = crawled_part(post)
+            doc["cluster"] = assignments[slot][0]
+            docs.append(doc)
+        own = {doc["id"]: post["cluster"] for doc, post in zip(docs, posts, strict=True)}
+        try:
+            report = write_batch(self.client, self.names, docs, self.spool, same_episode)
+        except Exception as exc:  # whatever failed, the batch must reach the spool
+            self._warn_once(
+                type(exc).__name__, f"writing a batch failed ({type(exc).__name__}); spooled"
+            )
+            self.spool.append((update_action(self.names.requests, d), "error") for d in docs)
+            report = BulkReport(spooled=len(docs))
+        if report.unreachable:
+            self._warn_once("down", "Elasticsearch stopped answering; requests are spooled")
+        self.stats.inc_value("qiuzhu/indexed/new", report.created)
+        self.stats.inc_value("qiuzhu/indexed/updated", report.updated)
+        self.stats.inc_value("qiuzhu/indexed/unchanged", report.unchanged)
+        self.stats.inc_value("qiuzhu/indexed/spooled", report.spooled)
+        duplicates = sum(1 for doc in docs if doc["cluster"] != own[doc["id"]])
+        self.stats.inc_value("qiuzhu/indexed/duplicates", duplicates)
+
+    def spool_rest(self, reason: str) -> None:
+        """Send the buffered posts to the spool without writing them."""
+        from index.bulk import update_action
+        from index.documents import crawled_part
+
+        posts, self.posts = self.posts, []
+        if posts:
+            docs = [crawled_part(post) for post in posts]
+            self.spool.append((update_action(self.names.requests, d), reason) for d in docs)
+            self.stats.inc_value("qiuzhu/indexed/spooled", len(docs))
+            log.warning("stopping: %d buffered request(s) spooled", len(docs))
+
+    def close_spider(self) -> None:
+        # `crawling` turns false when a stop was asked for (SIGTERM, SIGINT): the batch
+        # being written has finished by now; the rest goes to the spool, not to a slow write.
+        if self.crawler.crawling:
+            self.flush()
+        else:
+            self.spool_rest("shutdown")
+        if self.report_dir is not None and self.crawler.spider is not None:
+            self._write_report(self.report_dir / f"{self.crawler.spider.name}.index.json")
+        if self.client is not None:
+            self.client.close()
+
+    def _write_report(self, path: Path) -> None:
+        counts = {o: int(self.stats.get_value(f"qiuzhu/indexed/{o}", 0)) for o in OUTCOMES}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(counts), encoding="utf-8")
+        tmp.replace(path)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("%s", message)
