@@ -28,7 +28,7 @@ node_modules/.installed: package.json package-lock.json
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy qiuzhu crawlers pipeline classify index api bench cli.py scheduler.py
+	$(BIN)/mypy qiuzhu crawlers pipeline classify index ingest api bench cli.py scheduler.py
 
 pytest:
 	$(BIN)/pytest

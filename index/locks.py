@@ -71,7 +71,9 @@ def read(client: Elasticsearch, names: Names, source: str) -> StoredLock | None:
     return StoredLock(found["_source"], found["_seq_no"], found["_primary_term"])
 
 
-def replace(client: Elasticsearch, names: Names, source: str, stored: StoredLock, doc: dict) -> bool:
+def replace(
+    client: Elasticsearch, names: Names, source: str, stored: StoredLock, doc: dict
+) -> bool:
     """Replace the lock STORED with DOC unless someone changed it since; return success."""
     with answering(client):
         try:

@@ -52,7 +52,12 @@ RUN_MAPPING: dict[str, Any] = {
         "failed_sources": KEYWORD,
         "message": STORED,
         "replay": {
-            "properties": {"written": INTEGER, "spooled": INTEGER, "pending_before": INTEGER}
+            "properties": {
+                "written": INTEGER,
+                "spooled": INTEGER,
+                "pending_before": INTEGER,
+                "pending_after": INTEGER,
+            }
         },
         "totals": {
             "properties": {
