@@ -1,0 +1,199 @@
+"""Measure end-to-end ingest against raw Elasticsearch bulk indexing, in one run.
+
+For each size (default 10k and 100k generated posts) this runs the whole pipeline
+— analyze (classify) → dedup against the growing backlog → bulk index — into a
+bench index, and records posts/s and the peak memory of this process. It then sends the
+same final documents, read back from that index, into a fresh index with
+`helpers.streaming_bulk` alone and records that rate, so the ratio compares like with like
+on the same machine in the same run. Nothing is asserted: the script prints figures.
+
+Run: .venv/bin/python -m bench.ingest_bench [--sizes 10000,100000] [--json out.json]
+Needs a running Elasticsearch at QIUZHU_ES_URLS (`qiuzhu es start`). The bench indices
+(prefix qiuzhu-bench-ingest) are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch, helpers
+
+from bench.generator import posts
+from classify.analyze import analyze_post
+from classify.dedup import same_episode
+from index import admin
+from index.backlog import write_posts
+from index.bulk import Spool
+from index.client import make_client, require
+from index.mapping import REQUEST_MAPPING, Names, index_body, names
+
+
+@dataclass
+class IngestFigures:
+    """One size's figures."""
+
+    posts: int
+    pipeline_seconds: float
+    pipeline_rate: float
+    analyze_seconds: float
+    write_seconds: float
+    peak_rss_mb: float
+    raw_seconds: float
+    raw_rate: float
+    ratio: float
+    clusters: int
+
+
+class _Timed:
+    """Wrap a post stream and count the seconds spent producing (analyzing) it."""
+
+    def __init__(self, stream: Iterator[dict[str, Any]]) -> None:
+        self.stream = stream
+        self.seconds = 0.0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while True:
+            began = time.perf_counter()
+            try:
+                item = next(self.stream)
+            except StopIteration:
+                return
+            finally:
+                self.seconds += time.perf_counter() - began
+            yield item
+
+
+def _raw_bulk(client: Elasticsearch, source: Names, target: str, spill: Path) -> tuple[float, int]:
+    """Index the final documents of SOURCE into TARGET with streaming_bulk alone."""
+    with spill.open("w", encoding="utf-8") as out:
+        for hit in helpers.scan(
+            client, index=source.requests, query={"query": {"match_all": {}}}, size=1000
+        ):
+            out.write(
+                json.dumps({"_id": hit["_id"], "_source": hit["_source"]}, ensure_ascii=False)
+                + "\n"
+            )
+    client.indices.create(index=target, **index_body(REQUEST_MAPPING, "requests"))
+
+    def actions() -> Iterator[dict[str, Any]]:
+        with spill.open(encoding="utf-8") as fh:
+            for line in fh:
+                doc = json.loads(line)
+                yield {"_index": target, "_id": doc["_id"], "_source": doc["_source"]}
+
+    began = time.perf_counter()
+    count = sum(
+        ok for ok, _ in helpers.streaming_bulk(client, actions(), chunk_size=500, max_retries=5)
+    )
+    client.indices.refresh(index=target)
+    return time.perf_counter() - began, count
+
+
+def run_size(client: Elasticsearch, size: int, seed: int, workdir: Path) -> IngestFigures:
+    """Measure one size: the whole pipeline, then raw bulk of the same documents."""
+    backlog = names(f"qiuzhu-bench-ingest-{size}")
+    admin.drop(client, backlog)
+    admin.ensure(client, backlog)
+    spool = Spool(workdir / f"spool-{size}")
+    analyze_post(
+        {"id": "warm-up", "text": "武汉市江岸区 求助 需要床位"}
+    )  # load jieba and the gazetteer
+    analyzed = _Timed(analyze_post(p) for p in posts(size, seed=seed))
+    began = time.perf_counter()
+    report = write_posts(client, backlog, analyzed, spool, same_episode, batch_size=500)
+    client.indices.refresh(index=backlog.requests)
+    pipeline = time.perf_counter() - began
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if report.spooled:
+        print(f"warning: {report.spooled} posts were spooled", file=sys.stderr)
+    clusters = client.search(
+        index=backlog.requests, size=0, aggs={"c": {"cardinality": {"field": "cluster"}}}
+    )["aggregations"]["c"]["value"]
+    raw_index = f"{backlog.prefix}-raw"
+    raw_seconds, raw_count = _raw_bulk(client, backlog, raw_index, workdir / f"raw-{size}.jsonl")
+    admin.drop(client, backlog)
+    return IngestFigures(
+        posts=size,
+        pipeline_seconds=round(pipeline, 2),
+        pipeline_rate=round(size / pipeline, 1),
+        analyze_seconds=round(analyzed.seconds, 2),
+        write_seconds=round(pipeline - analyzed.seconds, 2),
+        peak_rss_mb=round(peak / 2**20, 1),
+        raw_seconds=round(raw_seconds, 2),
+        raw_rate=round(raw_count / raw_seconds, 1),
+        ratio=round((size / pipeline) / (raw_count / raw_seconds), 3),
+        clusters=int(clusters),
+    )
+
+
+def format_table(rows: list[IngestFigures]) -> str:
+    """Return the figures as a Markdown table."""
+    lines = [
+        "| posts | pipeline posts/s | raw bulk docs/s | ratio | analyze s | dedup+write s "
+        "| peak RSS MB | clusters |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.posts:,} | {r.pipeline_rate:,.0f} | {r.raw_rate:,.0f} | "
+            f"{r.ratio:.2f} | {r.analyze_seconds:,.1f} | {r.write_seconds:,.1f} | "
+            f"{r.peak_rss_mb:,.0f} | {r.clusters:,} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[IngestFigures]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="10000,100000",
+        help="Comma-separated post counts, e.g. 10000,100000,1000000.",
+    )
+    parser.add_argument("--seed", type=int, default=2020, help="Generator seed.")
+    parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        client = make_client(request_timeout=120)
+        require(client)
+        with tempfile.TemporaryDirectory(prefix="qiuzhu-bench-") as tmp:
+            row = run_size(client, args.one, args.seed, Path(tmp))
+        print(json.dumps(asdict(row)))
+        return [row]
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        # One process per size, so each peak memory figure is that size's own.
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.ingest_bench",
+                "--one",
+                str(size),
+                "--seed",
+                str(args.seed),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append(IngestFigures(**json.loads(done.stdout.strip().splitlines()[-1])))
+        print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+    print(format_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
