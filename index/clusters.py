@@ -33,7 +33,6 @@ SameEpisode = Callable[[dict[str, Any], dict[str, Any]], bool]
 CANDIDATE_FIELDS = [
     "id",
     "text",
-    "text_seg",
     "template",
     "personal",
     "cluster",
