@@ -1,12 +1,9 @@
-"""Fetch, configure, start and stop local Elasticsearch nodes.
+"""Configure, start and stop local Elasticsearch nodes.
 
-The server is Elastic's own runnable distribution, published to Maven Central as
-`org.elasticsearch.distribution.integ-test-zip:elasticsearch` (a zip without a bundled
-JDK). `fetch` downloads it with Maven (strict checksums), verifies the archive and unpacks
-it under VAR_DIR/es/dist. Each node gets its own folder VAR_DIR/es/node-<http port> with
-config, data, logs and a pid file, so a test node on another port never touches the
-demo's data. Nodes bind to 127.0.0.1 only; security is off because nothing outside this
-machine can reach them.
+The server is Elastic's own runnable distribution (see `index.distribution`). Each node
+gets its own folder VAR_DIR/es/node-<http port> with config, data, logs and a pid file, so
+a test node on another port never touches the demo's data. Nodes bind to 127.0.0.1 only;
+security is off because nothing outside this machine can reach them.
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ import json
 import logging
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -24,25 +20,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.distribution import dist_dir, java_home
 from qiuzhu import settings
 from qiuzhu.errors import ConfigError, Unavailable
 
 log = logging.getLogger(__name__)
-
-ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch"
-JVM_ROOT = Path("/usr/lib/jvm")
-MIN_JAVA = {8: 17, 9: 21}  # Elasticsearch major -> lowest Java it runs on
-# SHA-512 of the archives this project has verified; Maven Central publishes no checksum for
-# this artifact's descriptor, so Maven cannot check it strictly and we pin the digest here.
-KNOWN_SHA512 = {
-    "9.5.4": "a75df614854ace52dd0bce977662b3792873ac077ec0af9026cd0b2a0eb119e4"
-    "49910f8eb8ed577d1a83c51c6ee6af71bf5004c3cf5b418c979186de8b5dd9e6",
-}
-
 
 #: Nodes this process started, by pid: kept so they can be reaped (no zombies, no warnings).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
@@ -70,12 +55,6 @@ class NodeSpec:
         return self.home / "logs" / "console.log"
 
 
-def dist_dir(version: str | None = None) -> Path:
-    """Return the folder the distribution of VERSION is unpacked into."""
-    version = version or settings.get("ES_VERSION")
-    return settings.var_dir("es", "dist", f"elasticsearch-{version}")
-
-
 def node_specs(count: int = 1) -> list[NodeSpec]:
     """Return the specs of COUNT local nodes on consecutive ports from the settings."""
     http: int = settings.get("ES_HTTP_PORT")
@@ -89,153 +68,6 @@ def node_specs(count: int = 1) -> list[NodeSpec]:
         )
         for i in range(count)
     ]
-
-
-# -- fetching -------------------------------------------------------------------------
-
-
-def fetch(version: str | None = None) -> Path:
-    """Download, verify and unpack the distribution once; return its folder.
-
-    Raises:
-        ConfigError: Maven is missing, the version is not served, or the archive is broken.
-    """
-    version = version or settings.get("ES_VERSION")
-    target = dist_dir(version)
-    if (target / "bin" / "elasticsearch").exists():
-        return target
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ConfigError(
-            "Maven (mvn) is needed to fetch Elasticsearch: install it (apt-get install maven)."
-        )
-    download = settings.var_dir("es", "download")
-    download.mkdir(parents=True, exist_ok=True)
-    log.info("Fetching Elasticsearch %s with Maven", version)
-    result = subprocess.run(
-        [
-            mvn,
-            "-B",
-            "-q",
-            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
-            f"-Dartifact={ARTIFACT}:{version}:zip",
-            f"-DoutputDirectory={download}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=download,
-        check=False,
-    )
-    archive = download / f"elasticsearch-{version}.zip"
-    if result.returncode != 0 or not archive.exists():
-        tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
-        raise ConfigError(
-            f"Maven could not fetch {ARTIFACT}:{version}:zip "
-            f"({' '.join(tail) or 'no output'}). Check the version (QIUZHU_ES_VERSION)."
-        )
-    _verify(archive, version)
-    _unpack(archive, target)
-    archive.unlink()
-    log.info("Elasticsearch %s unpacked in %s", version, target)
-    return target
-
-
-def _verify(archive: Path, version: str) -> None:
-    import hashlib
-
-    digest = hashlib.sha512()
-    with archive.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    expected = KNOWN_SHA512.get(version)
-    if expected is None:
-        log.warning(
-            "No pinned SHA-512 for Elasticsearch %s; checked the zip's CRCs only "
-            "(its SHA-512 is %s)",
-            version,
-            digest.hexdigest(),
-        )
-    elif digest.hexdigest() != expected:
-        archive.unlink()
-        raise ConfigError(
-            f"{archive.name}: SHA-512 does not match the pinned digest; the "
-            "download was removed, fetch again."
-        )
-    with zipfile.ZipFile(archive) as zf:
-        broken = zf.testzip()
-        if broken is not None:
-            archive.unlink()
-            raise ConfigError(f"{archive.name} is corrupt at {broken}: fetch again.")
-
-
-def _unpack(archive: Path, target: Path) -> None:
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
-            # The zip holds one top folder (elasticsearch-<version>/); strip it.
-            parts = Path(info.filename).parts[1:]
-            if not parts or ".." in parts:
-                continue
-            dest = staging.joinpath(*parts)
-            if info.is_dir():
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, dest.open("wb") as out:
-                shutil.copyfileobj(src, out)
-            mode = (info.external_attr >> 16) & 0o777
-            # zipfile drops permission bits; keep them so bin/ scripts stay executable, and
-            # let every user read the distribution (the node runs as an unprivileged user).
-            dest.chmod((mode or 0o644) | 0o444 | (0o111 if mode & 0o100 else 0))
-    for folder in [staging, *[p for p in staging.rglob("*") if p.is_dir()]]:
-        folder.chmod(0o755)
-    staging.rename(target)
-
-
-# -- Java -----------------------------------------------------------------------------
-
-
-def _java_major(home: Path) -> int | None:
-    release = home / "release"
-    if not release.exists() or not (home / "bin" / "java").exists():
-        return None
-    match = re.search(r'JAVA_VERSION="(\d+)', release.read_text(errors="replace"))
-    return int(match.group(1)) if match else None
-
-
-def java_home(version: str | None = None) -> Path:
-    """Return the JDK to run VERSION on: the setting, ES_JAVA_HOME, or the newest fit JDK.
-
-    Raises:
-        ConfigError: no JDK new enough is installed.
-    """
-    version = version or settings.get("ES_VERSION")
-    need = MIN_JAVA.get(int(version.split(".")[0]), 21)
-    configured = str(settings.get("ES_JAVA_HOME")) if os.environ.get("QIUZHU_ES_JAVA_HOME") else ""
-    configured = configured or os.environ.get("ES_JAVA_HOME", "")
-    if configured:
-        home = Path(configured)
-        major = _java_major(home)
-        if major is None or major < need:
-            raise ConfigError(
-                f"The JDK at {home} is Java {major or 'unknown'}; Elasticsearch {version} needs "
-                f"Java {need} or newer. Point QIUZHU_ES_JAVA_HOME at a newer JDK."
-            )
-        return home
-    found = sorted(
-        ((major, home) for home in JVM_ROOT.glob("*") if (major := _java_major(home))),
-        reverse=True,
-    )
-    for major, home in found:
-        if major >= need:
-            return home
-    raise ConfigError(
-        f"Elasticsearch {version} needs Java {need} or newer and none was found under {JVM_ROOT} "
-        f"(found: {', '.join(str(m) for m, _ in found) or 'none'}). Install one or set "
-        "QIUZHU_ES_JAVA_HOME."
-    )
 
 
 # -- configuration --------------------------------------------------------------------

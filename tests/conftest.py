@@ -27,13 +27,13 @@ def es_urls() -> Iterator[str]:
     if given:
         yield given
         return
-    from index import node
+    from index import distribution, node
 
     saved = {k: os.environ.get(k) for k in ("QIUZHU_ES_HTTP_PORT", "QIUZHU_ES_TRANSPORT_PORT")}
     os.environ["QIUZHU_ES_HTTP_PORT"] = str(TEST_HTTP_PORT)
     os.environ["QIUZHU_ES_TRANSPORT_PORT"] = str(TEST_HTTP_PORT + 100)
     try:
-        node.fetch()
+        distribution.fetch()
         was_running = node.health(f"http://127.0.0.1:{TEST_HTTP_PORT}") is not None
         specs = node.start(1)
     finally:

@@ -21,9 +21,9 @@ def es_group() -> None:
 )
 def fetch_command(version: str | None) -> None:
     """Download Elastic's runnable distribution with Maven, verify it and unpack it."""
-    from index import node
+    from index import distribution
 
-    path = node.fetch(version)
+    path = distribution.fetch(version)
     click.echo(f"Elasticsearch is in {path}")
 
 
@@ -43,9 +43,9 @@ def fetch_command(version: str | None) -> None:
 )
 def start_command(nodes: int, timeout: float | None) -> None:
     """Start local Elasticsearch nodes bound to 127.0.0.1 and wait until they are healthy."""
-    from index import node
+    from index import distribution, node
 
-    node.fetch()
+    distribution.fetch()
     began = time.monotonic()
     specs = node.start(nodes, timeout=timeout)
     urls = ",".join(s.url for s in specs)
