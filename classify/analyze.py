@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
-
-from spacy.attrs import ORTH
 
 from classify.dedup import Clusterer, cluster_id, dedup_keys, normalise_for_dedup, signature
 from classify.needs import decide_kind, decide_needs, score_needs
 from classify.nlp import get_nlp, normalise
-from classify.personal import find_id_numbers, masked_phones, names_from_template
+from classify.personal import names_from_template, scan_numbers
 from classify.urgency import decide_urgency
 from qiuzhu.errors import InvalidInput
 
 log = logging.getLogger(__name__)
+
+# Posts analysed in one spaCy memory zone.
+_ZONE_POSTS = 2000
 
 #: The keys the taxonomy defines, in its order.
 TAXONOMY_KEYS = (
@@ -51,12 +54,22 @@ def analyze_post(post: dict[str, Any]) -> dict[str, Any]:
     Raises:
         InvalidInput: POST is not an object with an `id` and a `text` string.
     """
-    return _analyze(post)[0]
+    # Words seen only in this post (numbers, names) leave spaCy's vocabulary afterwards.
+    with get_nlp().memory_zone():
+        return _analyze(post)[0]
+
+
+def _segmented(text: str, starts: list[int]) -> str:
+    """Return TEXT's words (token offsets STARTS) joined by spaces, without whitespace."""
+    ends = [*starts[1:], len(text)] if starts else []
+    words = (text[start:end] for start, end in zip(starts, ends, strict=True))
+    return " ".join(word for word in words if not word.isspace())
 
 
 def _analyze(post: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     text = _check(post)
-    doc = get_nlp()(normalise(text))
+    norm_text = normalise(text)
+    doc = get_nlp()(norm_text)
     fields: dict[str, str] = doc._.template or {}
     cues = doc._.cues or []
     kind, outcome = decide_kind(cues, templated=len(fields) >= 3)
@@ -75,21 +88,25 @@ def _analyze(post: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         }
     )
     out.update(doc._.places)
-    names = names_from_template(fields)
-    out["phones"] = masked_phones(text)
-    out["id_numbers"] = [f"{n[:6]}********{n[-4:]}" for n in find_id_numbers(text)]
-    out["names"] = names
+    phones, masked, id_numbers = scan_numbers(text)
+    out["phones"] = masked
+    out["id_numbers"] = [f"{n[:6]}********{n[-4:]}" for n in id_numbers]
+    out["names"] = names_from_template(fields)
     out["template"] = fields
-    # Reading ORTH ids avoids building a Token object per word.
-    strings = doc.vocab.strings
-    words = (strings[orth] for orth in doc.to_array(ORTH).tolist())
-    out["text_seg"] = " ".join(word for word in words if not word.isspace())
-    norm = normalise_for_dedup(text)
+    starts = doc._.starts
+    if starts is None:
+        starts = [token.idx for token in doc]
+    out["text_seg"] = _segmented(doc._.text if doc._.text is not None else doc.text, starts)
+    norm = normalise_for_dedup(norm_text)
     sig = signature(text, norm)
-    out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig, norm)
+    out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig, norm, phones)
     # Alone, a post is its own cluster; analyze_stream and the index merge clusters.
     out["cluster"] = cluster_id(str(post["id"]))
     return out, sig
+
+
+def _error(number: int, message: str) -> str:
+    return json.dumps({"line": number, "error": message}, ensure_ascii=False)
 
 
 def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
@@ -97,34 +114,53 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
 
     A line that is not a JSON object with `id` and `text` yields
     `{"line": N, "error": "..."}` and the rest goes on. Output waits for the end of the
-    input because the cluster of the first post depends on the last.
+    input because the cluster of the first post depends on the last; meanwhile the
+    analysed posts wait in a temporary file and only the clusterer's compact state
+    (a few hundred bytes a post) stays in memory.
     """
-    results: list[dict[str, Any]] = []
     clusterer = Clusterer()
-    slots: list[int] = []
     errors = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            results.append({"line": number, "error": "empty line: expected a JSON object"})
-            slots.append(-1)
-            errors += 1
-            continue
-        try:
-            post = json.loads(line)
-            out, sig = _analyze(post)
-        except (ValueError, InvalidInput) as exc:
-            message = exc.message if isinstance(exc, InvalidInput) else f"not JSON: {exc}"
-            results.append({"line": number, "error": message})
-            slots.append(-1)
-            errors += 1
-            continue
-        slots.append(clusterer.add(out, sig))
-        results.append(out)
-    assignments = clusterer.assignments()
-    for result, slot in zip(results, slots, strict=True):
-        if slot >= 0:
-            cluster, canonical, size = assignments[slot]
-            result.update(cluster=cluster, canonical_id=canonical, cluster_size=size)
-        yield json.dumps(result, ensure_ascii=False)
+    nlp = get_nlp()
+    zone: contextlib.ExitStack | None = None
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for number, line in enumerate(lines, start=1):
+            if zone is None or number % _ZONE_POSTS == 0:
+                # spaCy's vocabulary would otherwise keep every phone number and name
+                # it ever saw: free what each chunk of posts added.
+                if zone is not None:
+                    zone.close()
+                zone = contextlib.ExitStack()
+                zone.enter_context(nlp.memory_zone())
+            if not line.strip():
+                spool.write(_error(number, "empty line: expected a JSON object") + "\n")
+                errors += 1
+                continue
+            try:
+                post = json.loads(line)
+                out, sig = _analyze(post)
+            except (ValueError, InvalidInput) as exc:
+                message = exc.message if isinstance(exc, InvalidInput) else f"not JSON: {exc}"
+                spool.write(_error(number, message) + "\n")
+                errors += 1
+                continue
+            clusterer.add(out, sig)
+            del out["cluster"]
+            # A line starting with "+" is an analysed post waiting for its cluster.
+            spool.write("+" + json.dumps(out, ensure_ascii=False) + "\n")
+        if zone is not None:
+            zone.close()
+        spool.seek(0)
+        assignments = clusterer.iter_assignments()
+        for line in spool:
+            line = line.rstrip("\n")
+            if not line.startswith("+"):
+                yield line
+                continue
+            cluster, canonical, size = next(assignments)
+            extra = json.dumps(
+                {"cluster": cluster, "canonical_id": canonical, "cluster_size": size},
+                ensure_ascii=False,
+            )
+            yield line[1:-1] + ", " + extra[1:]
     if errors:
         log.warning("%d input lines were not analysable; see their error objects", errors)

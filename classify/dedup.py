@@ -9,9 +9,11 @@ and look candidates up with a terms query. `same_episode` decides a candidate pa
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-import zlib
-from collections import defaultdict
+from array import array
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -40,6 +42,9 @@ _DIGIT = re.compile(r"\d")
 _FIELD_MAX = 24
 _SEED = 7
 _SCHEME = "affine32"
+# Dates without a zone are Beijing time, where the posts come from.
+_LOCAL = timezone(timedelta(hours=8))
+_SIG_COLLIDE = 1 / 65536
 
 
 def _digest(text: str, size: int = 6) -> str:
@@ -51,26 +56,60 @@ def normalise_for_dedup(text: str) -> str:
     return _DROP.sub("", strip_template(text or "")).lower()
 
 
-def _crc32(data: bytes) -> int:
-    # CRC-32 is deterministic across processes and much faster than datasketch's SHA-1.
-    return zlib.crc32(data)
+_MASK21 = np.uint64((1 << 21) - 1)
+_FMIX64 = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
+_MAX_HASH = np.uint32(0xFFFFFFFF)
 
 
 @lru_cache(maxsize=1)
-def _permutations() -> Any:
-    # Drawing the permutations is a tenth of the cost of a signature: do it once.
-    return MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    # datasketch's affine32 permutations (a odd, b) for NUM_PERM and _SEED, drawn once.
+    a, b = MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations
+    return np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+
+
+def shingle_hashes(norm: str) -> np.ndarray:
+    """Return the distinct 32-bit hashes of the character SHINGLEs of NORM (numpy, no loop).
+
+    Three code points (21 bits each) pack exactly into 63 bits, so a shingle's id is
+    collision-free before the MurmurHash3 finalisers fold it to 32 bits.
+    """
+    if not norm:
+        return np.empty(0, dtype=np.uint32)
+    codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(codes) < SHINGLE:
+        codes = np.concatenate([codes, np.zeros(SHINGLE - len(codes), dtype=np.uint64)])
+    packed = codes[:-2] << np.uint64(42) | codes[1:-1] << np.uint64(21) | codes[2:]
+    s, m1, m2 = _FMIX64
+    with np.errstate(over="ignore"):
+        packed ^= packed >> s
+        packed *= m1
+        packed ^= packed >> s
+        packed *= m2
+        packed ^= packed >> s
+    return np.unique((packed & np.uint64(0xFFFFFFFF)).astype(np.uint32))
 
 
 def signature(text: str, norm: str | None = None) -> np.ndarray:
-    """Return the MinHash signature of the character shingles of normalised TEXT."""
+    """Return the MinHash signature of the character shingles of normalised TEXT.
+
+    The affine32 scheme of datasketch, vectorised over all shingles at once.
+    """
     norm = normalise_for_dedup(text) if norm is None else norm
-    shingles = {norm[i : i + SHINGLE] for i in range(max(1, len(norm) - SHINGLE + 1))}
-    minhash = MinHash(
-        num_perm=NUM_PERM, seed=_SEED, hashfunc=_crc32, permutations=_permutations(), scheme=_SCHEME
-    )
-    minhash.update_batch([s.encode("utf-8") for s in shingles if s])
-    return np.asarray(minhash.hashvalues, dtype=np.uint64)
+    hashes = shingle_hashes(norm)
+    if not len(hashes):
+        return np.full(NUM_PERM, _MAX_HASH, dtype=np.uint64)
+    s1, m1, s2, m2 = _FMIX32
+    a, b = _permutations()
+    with np.errstate(over="ignore"):
+        hv = hashes ^ (hashes >> s1)
+        hv *= m1
+        hv ^= hv >> s2
+        hv *= m2
+        hv ^= hv >> s1
+        permuted = hv[:, None] * a[None, :] + b[None, :]
+    return permuted.min(axis=0).astype(np.uint64)
 
 
 def similarity(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
@@ -98,9 +137,15 @@ def _phones(post: dict[str, Any]) -> list[str]:
 
 
 def dedup_keys(
-    post: dict[str, Any], sig: np.ndarray | None = None, norm: str | None = None
+    post: dict[str, Any],
+    sig: np.ndarray | None = None,
+    norm: str | None = None,
+    phones: list[str] | None = None,
 ) -> list[str]:
-    """Return the blocking keys of POST: LSH bands, exact text, phones and person."""
+    """Return the blocking keys of POST: LSH bands, exact text, phones and person.
+
+    SIG, NORM and PHONES (digits) may be given when the caller has them already.
+    """
     text = post.get("text") or ""
     norm = normalise_for_dedup(text) if norm is None else norm
     sig = signature(text, norm) if sig is None else sig
@@ -110,7 +155,8 @@ def dedup_keys(
         for band in range(BANDS):
             chunk = sig[band * ROWS : (band + 1) * ROWS].tobytes()
             keys.append(f"lsh:{band}:{hashlib.blake2b(chunk, digest_size=5).hexdigest()}")
-    keys.extend(dict.fromkeys(f"phone:{_digest(p)}" for p in find_phones(text)))
+    phones = find_phones(text) if phones is None else phones
+    keys.extend(dict.fromkeys(f"phone:{_digest(p)}" for p in phones))
     name, age = _person(post)
     if name:
         keys.append(f"person:{_digest(name + '|' + age)}")
@@ -118,13 +164,37 @@ def dedup_keys(
     return keys
 
 
+def _score(
+    same_name: bool, names: int, ages_known: bool, same_age: bool, sim: float, phone: bool
+) -> float:
+    """Return the episode score from the pair's person facts and text similarity.
+
+    NAMES is how many of the two posts name a person; SAME_NAME applies when both do.
+    """
+    if names == 2 and not same_name:
+        return 0.0
+    if same_name and ages_known:
+        return 1.0 if same_age else 0.0
+    if same_name:
+        return 0.9 if sim >= NAME_TEXT_SAME else 0.3
+    if phone:
+        return max(0.8, sim)
+    return sim
+
+
+def _threshold(names: int) -> float:
+    return (TEXT_SAME, TEXT_SAME_ONE_NAMED, 0.5)[names]
+
+
 def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     """Return how sure it is (0..1) that A and B are about the same person and episode."""
     name_a, age_a = _person(a)
     name_b, age_b = _person(b)
-    if name_a and name_b and name_a != name_b:
+    same_name = bool(name_a) and name_a == name_b
+    names = bool(name_a) + bool(name_b)
+    if names == 2 and not same_name:
         return 0.0
-    if name_a and name_a == name_b and age_a and age_b:
+    if same_name and age_a and age_b:
         return 1.0 if age_a == age_b else 0.0
     sig_a = a.get("_signature")
     sig_b = b.get("_signature")
@@ -132,24 +202,14 @@ def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         sig_a if sig_a is not None else signature(a.get("text") or ""),
         sig_b if sig_b is not None else signature(b.get("text") or ""),
     )
-    if name_a and name_a == name_b:
-        return 0.9 if text_sim >= NAME_TEXT_SAME else 0.3
-    if set(_phones(a)) & set(_phones(b)):
-        return max(0.8, text_sim)
-    return text_sim
+    phone = not same_name and bool(set(_phones(a)) & set(_phones(b)))
+    return _score(same_name, names, False, False, text_sim, phone)
 
 
 def same_episode(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Return whether analysed posts A and B are duplicates (same person, same episode)."""
-    name_a, _ = _person(a)
-    name_b, _ = _person(b)
-    if name_a and name_b:
-        threshold = 0.5
-    elif name_a or name_b:
-        threshold = TEXT_SAME_ONE_NAMED
-    else:
-        threshold = TEXT_SAME
-    return episode_score(a, b) >= threshold
+    names = bool(_person(a)[0]) + bool(_person(b)[0])
+    return episode_score(a, b) >= _threshold(names)
 
 
 def cluster_id(canonical_id: str) -> str:
@@ -157,60 +217,130 @@ def cluster_id(canonical_id: str) -> str:
     return "c-" + _digest(str(canonical_id))
 
 
+def _key32(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "little")
+
+
+def _when(posted_at: Any) -> float:
+    """Return POSTED_AT as a POSIX time for ordering; undated posts count as latest."""
+    if not posted_at:
+        return math.inf
+    try:
+        moment = datetime.fromisoformat(str(posted_at).replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_LOCAL)
+    return moment.timestamp()
+
+
 class Clusterer:
-    """Incremental in-memory clustering: union-find over posts sharing a blocking key."""
+    """Cluster posts sharing a blocking key, keeping only a compact state per post.
+
+    Per post it keeps its id, date, person hashes, a 16-bit-per-row MinHash signature and
+    its blocking keys as 32-bit hashes (about 300 bytes), never the post itself; so a
+    million posts fit in a few hundred megabytes. Candidates are the posts sharing a key
+    (the latest MAX_BUCKET before each post, as a backlog lookup would return), decided
+    as `same_episode` decides them, then grouped with union-find.
+    """
 
     def __init__(self) -> None:
-        self._posts: list[dict[str, Any]] = []
-        self._parent: list[int] = []
-        self._buckets: dict[str, list[int]] = defaultdict(list)
+        self._ids: list[str] = []
+        self._when = array("d")
+        self._name = array("Q")
+        self._age = array("Q")
+        self._sigs = array("H")
+        # A blocking key as its 32-bit hash, with bit 32 set for phone keys.
+        self._keys = array("Q")
+        self._owners = array("I")
+        self._parent: np.ndarray | None = None
 
-    def _find(self, index: int) -> int:
-        while self._parent[index] != index:
-            self._parent[index] = self._parent[self._parent[index]]
-            index = self._parent[index]
-        return index
-
-    def _union(self, a: int, b: int) -> None:
-        root_a, root_b = self._find(a), self._find(b)
-        if root_a != root_b:
-            self._parent[max(root_a, root_b)] = min(root_a, root_b)
+    def __len__(self) -> int:
+        return len(self._ids)
 
     def add(self, post: dict[str, Any], sig: np.ndarray | None = None) -> int:
         """Add an analysed post (with `id`, `text`, `dedup_keys`) and return its number."""
-        index = len(self._posts)
+        index = len(self._ids)
         name, age = _person(post)
-        compact: dict[str, Any] = {
-            "id": post.get("id"),
-            "posted_at": post.get("posted_at") or "",
-            "template": {"name": name, "age": age},
-            "dedup_keys": post.get("dedup_keys") or [],
-            "_signature": sig if sig is not None else signature(post.get("text") or ""),
-        }
-        if not compact["dedup_keys"]:
-            compact["dedup_keys"] = dedup_keys(post, compact["_signature"])
-        self._posts.append(compact)
-        self._parent.append(index)
-        candidates: set[int] = set()
-        for key in compact["dedup_keys"]:
-            bucket = self._buckets[key]
-            candidates.update(bucket[-MAX_BUCKET:])
-            bucket.append(index)
-        for other in candidates:
-            if self._find(other) != self._find(index) and same_episode(compact, self._posts[other]):
-                self._union(index, other)
+        sig = sig if sig is not None else signature(post.get("text") or "")
+        keys = post.get("dedup_keys") or dedup_keys(post, sig)
+        self._ids.append(str(post.get("id")))
+        self._when.append(_when(post.get("posted_at")))
+        self._name.append(int(_digest(name, 8), 16) if name else 0)
+        self._age.append(int(_digest(age, 8), 16) if age else 0)
+        self._sigs.extend((np.asarray(sig, dtype=np.uint64) & 0xFFFF).astype(np.uint16).tolist())
+        for key in dict.fromkeys(keys):
+            phone = 1 << 32 if key.startswith("phone:") else 0
+            self._keys.append(phone | _key32(key))
+            self._owners.append(index)
+        self._parent = None
         return index
+
+    def _decide(self, i: int, j: int, phone: bool, sigs: np.ndarray) -> bool:
+        name_i, name_j = self._name[i], self._name[j]
+        same_name = bool(name_i) and name_i == name_j
+        names = bool(name_i) + bool(name_j)
+        ages_known = bool(self._age[i]) and bool(self._age[j])
+        if names == 2 and not same_name:
+            return False
+        sim = float(np.count_nonzero(sigs[i] == sigs[j])) / NUM_PERM
+        # 16 bits of each row: correct the 1/65536 chance that two rows agree by accident.
+        sim = max(0.0, (sim - _SIG_COLLIDE) / (1 - _SIG_COLLIDE))
+        score = _score(same_name, names, ages_known, self._age[i] == self._age[j], sim, phone)
+        return score >= _threshold(names)
+
+    def _cluster(self) -> np.ndarray:
+        if self._parent is not None:
+            return self._parent
+        count = len(self._ids)
+        parent = np.arange(count, dtype=np.int64)
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = int(parent[x])
+            return x
+
+        keys = np.frombuffer(self._keys, dtype=np.uint64) if self._keys else np.empty(0, np.uint64)
+        owners = np.frombuffer(self._owners, dtype=np.uint32) if self._owners else np.empty(0)
+        sigs = np.frombuffer(self._sigs, dtype=np.uint16).reshape(count, NUM_PERM)
+        order = np.lexsort((owners, keys))
+        keys, owners = keys[order], owners[order]
+        bounds = np.flatnonzero(np.diff(keys)) + 1
+        starts = np.concatenate([[0], bounds]) if len(keys) else np.empty(0, np.int64)
+        ends = np.concatenate([bounds, [len(keys)]]) if len(keys) else np.empty(0, np.int64)
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            if end - start < 2:
+                continue
+            phone = bool(int(keys[start]) >> 32)
+            members = owners[start:end].tolist()
+            for pos, j in enumerate(members):
+                for i in members[max(0, pos - MAX_BUCKET) : pos]:
+                    root_i, root_j = find(i), find(j)
+                    if root_i != root_j and self._decide(j, i, phone, sigs):
+                        parent[max(root_i, root_j)] = min(root_i, root_j)
+        for index in range(count):
+            parent[index] = find(index)
+        self._parent = parent
+        return parent
+
+    def iter_assignments(self) -> Iterator[tuple[str, str, int]]:
+        """Yield (cluster id, canonical post id, cluster size) for every post, in order."""
+        roots = self._cluster()
+        count = len(self._ids)
+        sizes = np.bincount(roots, minlength=count) if count else np.zeros(0, np.int64)
+        when = np.frombuffer(self._when, dtype=np.float64) if count else np.zeros(0)
+        # The earliest post is canonical; posts without a date count as latest.
+        order = np.lexsort((np.arange(count), when, roots))
+        first = np.ones(count, dtype=bool)
+        first[1:] = roots[order][1:] != roots[order][:-1]
+        canonical = np.empty(count, dtype=np.int64)
+        canonical[roots[order][first]] = order[first]
+        for index in range(count):
+            root = int(roots[index])
+            canonical_id = self._ids[int(canonical[root])]
+            yield cluster_id(canonical_id), canonical_id, int(sizes[root])
 
     def assignments(self) -> list[tuple[str, str, int]]:
         """Return (cluster id, canonical post id, cluster size) for every post, in order."""
-        members: dict[int, list[int]] = defaultdict(list)
-        for index in range(len(self._posts)):
-            members[self._find(index)].append(index)
-        out: list[tuple[str, str, int]] = [("", "", 0)] * len(self._posts)
-        for group in members.values():
-            # The earliest post is canonical; posts without a date count as latest.
-            canonical = min(group, key=lambda i: (self._posts[i]["posted_at"] or "9999", i))
-            canonical_id = str(self._posts[canonical]["id"])
-            for index in group:
-                out[index] = (cluster_id(canonical_id), canonical_id, len(group))
-        return out
+        return list(self.iter_assignments())

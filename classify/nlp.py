@@ -16,15 +16,18 @@ from __future__ import annotations
 import logging
 import threading
 import unicodedata
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
+from spacy.vocab import Vocab
 
 from classify import gazetteer
 from classify.cues import find_cues, patterns
 from classify.places import resolve
+from classify.segment import Segmenter
 from classify.template import parse_template
 
 log = logging.getLogger(__name__)
@@ -33,16 +36,44 @@ _LOCK = threading.Lock()
 # jieba frequency given to added words: high enough to keep them whole over a split.
 _WORD_FREQ = 2000
 
-for _name in ("template", "cues", "places", "text"):
+for _name in ("template", "cues", "places", "text", "starts"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
+
+
+class JiebaTokenizer:
+    """Segment with jieba, as spaCy's zh tokenizer does, but build the Doc directly.
+
+    spaCy's zh tokenizer re-aligns jieba's words with the text to move single spaces
+    into `whitespace_`; that costs as much as jieba itself. Here every jieba word,
+    whitespace included, is a token, so `doc.text` is the text and token offsets are
+    running sums, kept in `doc._.starts` and `doc._.text` for the components.
+    """
+
+    def __init__(self, vocab: Vocab) -> None:
+        self.vocab = vocab
+        self.segmenter = Segmenter()
+
+    def __call__(self, text: str) -> Doc:
+        """Return the Doc of TEXT."""
+        words = [word for word in self.segmenter.cut(text) if word]
+        doc = Doc(self.vocab, words=words, spaces=[False] * len(words))
+        starts = []
+        offset = 0
+        for word in words:
+            starts.append(offset)
+            offset += len(word)
+        doc._.starts = starts
+        doc._.text = text
+        return doc
 
 
 @Language.component("qiuzhu_template", assigns=["doc._.template", "doc._.text"], retokenizes=False)
 def template_component(doc: Doc) -> Doc:
     """Parse the help-request template of the post into `doc._.template`."""
-    # Doc.text joins every token on each call: read it once for all components.
-    doc._.text = doc.text
+    if doc._.text is None:
+        # Doc.text joins every token on each call: read it once for all components.
+        doc._.text = doc.text
     doc._.template = parse_template(doc._.text)
     return doc
 
@@ -50,13 +81,19 @@ def template_component(doc: Doc) -> Doc:
 @Language.component("qiuzhu_cues", assigns=["doc._.cues", "doc.spans"], retokenizes=False)
 def cues_component(doc: Doc) -> Doc:
     """Find the cue phrases of classify/patterns/cues.yaml (`doc._.cues`, `doc.spans["cues"]`)."""
-    cues = find_cues(doc._.text or doc.text)
+    text = doc._.text if doc._.text is not None else doc.text
+    cues = find_cues(text)
     doc._.cues = cues
+    starts = doc._.starts
+    if starts is None:
+        starts = doc._.starts = [token.idx for token in doc]
     spans = []
     for cue in cues:
-        span = doc.char_span(cue.start, cue.end, label=cue.label, alignment_mode="expand")
-        if span is not None:
-            spans.append(span)
+        # The tokens covering the cue's characters (spaCy's "expand" alignment).
+        first = max(0, bisect_right(starts, cue.start) - 1)
+        last = bisect_left(starts, cue.end)
+        if first < last:
+            spans.append(Span(doc, first, last, label=cue.label))
     doc.spans["cues"] = spans
     return doc
 
@@ -98,6 +135,7 @@ def build_nlp() -> Language:
     for word in words:
         jieba.add_word(word, freq=_WORD_FREQ)
     log.info("jieba dictionary extended with %d place names and cue phrases", len(words))
+    nlp.tokenizer = JiebaTokenizer(nlp.vocab)
     nlp.add_pipe("qiuzhu_template")
     nlp.add_pipe("qiuzhu_cues")
     nlp.add_pipe("qiuzhu_places")

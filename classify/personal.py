@@ -61,6 +61,15 @@ def mask_number(kind: str, digits: str) -> str:
     return f"{digits[:6]}********{digits[-4:]}"
 
 
+def scan_numbers(text: str) -> tuple[list[str], list[str], list[str]]:
+    """Return (phone digits, masked phones, ID-card numbers) of TEXT in one pass, each unique."""
+    spans = _spans(_ascii(text))
+    phones = [d for _, _, kind, d in spans if kind != "id"]
+    masked = [mask_number(kind, d) for _, _, kind, d in spans if kind != "id"]
+    ids = [d for _, _, kind, d in spans if kind == "id"]
+    return list(dict.fromkeys(phones)), list(dict.fromkeys(masked)), list(dict.fromkeys(ids))
+
+
 def find_phones(text: str) -> list[str]:
     """Return the phone numbers in TEXT as digits, mobile without +86, in order, unique."""
     found = [d for _, _, kind, d in _spans(_ascii(text)) if kind != "id"]

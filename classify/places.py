@@ -86,6 +86,12 @@ def areas() -> dict[str, Area]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _chain(index: int) -> frozenset[int]:
+    """Return the entry and its ancestors, as a set (cached: most posts name few places)."""
+    return frozenset(gazetteer.load().chain(index))
+
+
 def _hospital_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for name in hospital_names():
@@ -173,7 +179,7 @@ def _district_votes(mentions: list[Mention], city: int) -> tuple[dict[int, float
             in_scope = [
                 (i, s)
                 for i, s in mention.entries
-                if gaz.levels[i] >= DISTRICT and (city < 0 or city in gaz.chain(i))
+                if gaz.levels[i] >= DISTRICT and (city < 0 or city in _chain(i))
             ]
             if city < 0:
                 in_scope = [(i, s) for i, s in in_scope if gaz.codes[i].startswith(HOME_PROVINCE)]
@@ -211,7 +217,7 @@ def _lower(mentions: list[Mention], level: int, within: int, city: int) -> dict[
         for index, strength in pairs:
             if gaz.levels[index] != level:
                 continue
-            chain = gaz.chain(index)
+            chain = _chain(index)
             if within >= 0 and within not in chain:
                 continue
             if within < 0 and (

@@ -100,6 +100,7 @@ _COLON = ":："
 _BARE_MIN = 4
 
 
+@lru_cache(maxsize=1)
 def _label_lookup() -> dict[str, str]:
     return {label: key for key, labels in FIELD_LABELS.items() for label in labels}
 
@@ -122,8 +123,17 @@ def _clean_value(value: str) -> str:
     return value.strip(" \t\r\n,，。;；、:：|/")
 
 
-def _find_labels(text: str) -> list[tuple[int, int, str]]:
-    """Return (start, end, key) of every label occurrence, without overlaps."""
+@lru_cache(maxsize=1)
+def _boilerplate() -> tuple[str, ...]:
+    return tuple(_normalise(boiler) for boiler in TEMPLATE_BOILERPLATE)
+
+
+@lru_cache(maxsize=8)
+def _find_labels(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Return (start, end, key) of every label occurrence, without overlaps.
+
+    Cached for the last few texts: parsing and stripping a post both need its labels.
+    """
     lookup = _label_lookup()
     bracketed, bare = _patterns()
     found: list[tuple[int, int, str]] = []
@@ -146,7 +156,7 @@ def _find_labels(text: str) -> list[tuple[int, int, str]]:
             found.append((match.start(), match.end(), key))
             taken.append((match.start(), match.end()))
     found.sort()
-    return found
+    return tuple(found)
 
 
 def parse_template(text: str) -> dict[str, str]:
@@ -164,8 +174,8 @@ def parse_template(text: str) -> dict[str, str]:
         return {}
     fields: dict[str, str] = {}
     preamble = _clean_value(norm[: labels[0][0]])
-    for boiler in TEMPLATE_BOILERPLATE:
-        preamble = preamble.replace(_normalise(boiler), "")
+    for boiler in _boilerplate():
+        preamble = preamble.replace(boiler, "")
     preamble = _clean_value(preamble)
     if preamble:
         fields["preamble"] = preamble
@@ -187,13 +197,16 @@ def parse_template(text: str) -> dict[str, str]:
 def strip_template(text: str) -> str:
     """Return TEXT without the template's labels and fixed boilerplate."""
     norm = _normalise(text)
-    for boiler in TEMPLATE_BOILERPLATE:
-        norm = norm.replace(_normalise(boiler), " ")
     pieces: list[str] = []
     last = 0
+    # The labels of the whole text (parse_template found them already): the label
+    # pattern takes the boilerplate whole, so no label is found inside it.
     for start, end, _ in _find_labels(norm):
         pieces.append(norm[last:start])
         pieces.append(" ")
         last = end
     pieces.append(norm[last:])
-    return "".join(pieces)
+    stripped = "".join(pieces)
+    for boiler in _boilerplate():
+        stripped = stripped.replace(boiler, " ")
+    return stripped

@@ -110,3 +110,36 @@ def test_score_counts_duplicate_pairs():
     result = score(gold, predicted)
     assert result["duplicates"]["recall"] == 1.0
     assert result["duplicates"]["precision"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【姓名】孙一平【年龄】70 所在城市：武汉\n病情：发烧5天，CT显示双肺感染。",
+        "求助！！父亲 高烧39.5度 ，\r\n社区电话 027-8765 4321 打不通 #武汉加油# abc_def-1.5%",
+        "",
+    ],
+)
+def test_segmenter_gives_jieba_words_twice(text):
+    import jieba
+
+    from classify.segment import Segmenter
+
+    get_nlp()  # the custom words are in jieba's dictionary
+    segmenter = Segmenter()
+    assert segmenter.cut(text) == list(jieba.cut(text))
+    assert segmenter.cut(text) == list(jieba.cut(text))  # from the remembered blocks
+
+
+def test_analyze_stream_does_not_hold_outputs(monkeypatch):
+    # The first output line is ready only after the input ends, but the analysed posts
+    # wait in a temporary file: the generator holds no list of results.
+    import classify.analyze as module
+
+    lines = [json.dumps(dict(POST, id=f"x{i}"), ensure_ascii=False) for i in range(30)]
+    monkeypatch.setattr(module, "_ZONE_POSTS", 7)
+    out = [json.loads(line) for line in analyze_stream(iter(lines))]
+    assert [o["id"] for o in out] == [f"x{i}" for i in range(30)]
+    assert {o["cluster"] for o in out} == {out[0]["cluster"]}
+    assert out[-1]["cluster_size"] == 30
+    assert all(o["district"] == "江岸区" for o in out)

@@ -72,3 +72,57 @@ def test_clusterer_groups_and_picks_the_earliest_as_canonical():
     assert out[0][2] == 2
     assert out[1][0] not in (out[0][0], out[3][0])
     assert out[3] == (cluster_id("p4"), "p4", 1)
+
+
+# Free text without a template: only the MinHash text similarity can link these.
+APPEAL = (
+    "我家楼下的张阿姨七十多岁了，老伴上周住院，她自己这几天也开始发烧咳嗽，"
+    "社区登记以后一直没有消息，家里的药也快吃完了，她不会用手机，求好心人帮忙联系社区或者医院"
+)
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        "转发扩散！！" + APPEAL,
+        APPEAL + " 大家帮帮忙，求转发，谢谢🙏 @某某新闻",
+        "看到这条很难过，希望有人能帮帮她。//" + APPEAL,
+        APPEAL.replace("，", " ").replace("。", ""),
+    ],
+)
+def test_minhash_alone_links_reposts_with_comments(copy):
+    a, b = _post("a", APPEAL), _post("b", copy)
+    assert not any(k.startswith(("person:", "phone:")) for k in dedup_keys(b))
+    assert set(dedup_keys(a)) & set(dedup_keys(b))  # an LSH band or the exact text
+    assert same_episode(a, b)
+    clusterer = Clusterer()
+    clusterer.add(a)
+    clusterer.add(b)
+    assert clusterer.assignments()[1][0] == cluster_id("a")
+
+
+def test_minhash_keeps_other_free_text_apart():
+    other = (
+        "小区里一位独居的李爷爷八十岁，腿脚不便，这几天没人送菜，电话打给社区也没人接，"
+        "家里只剩一点米了，希望附近的志愿者能帮忙送点菜过去"
+    )
+    assert not same_episode(_post("a", APPEAL), _post("b", other))
+
+
+def test_signature_matches_for_equal_shingle_sets_and_is_stable():
+    from classify.dedup import NUM_PERM, signature, similarity
+
+    sig = signature(APPEAL)
+    assert sig.shape == (NUM_PERM,)
+    assert similarity(sig, signature(APPEAL)) == 1.0
+    assert similarity(sig, signature("完全不同的一段话，讲的是天气和交通")) < 0.2
+    assert signature("").tolist() == [0xFFFFFFFF] * NUM_PERM
+
+
+def test_clusterer_state_is_compact():
+    clusterer = Clusterer()
+    for i in range(200):
+        clusterer.add(_post(f"p{i}", f"第{i}号求助：发烧{i % 7}天，咳嗽，需要床位，编号{i * 37}"))
+    assert len(clusterer) == 200
+    assert len(clusterer.assignments()) == 200
+    assert not hasattr(clusterer, "_posts")  # no analysed post is kept
