@@ -55,7 +55,7 @@ def create(client: Elasticsearch, names: Names, source: str, doc: dict[str, Any]
     """
     with answering(client):
         try:
-            client.create(index=names.locks, id=source, document=doc, refresh="wait_for")
+            client.create(index=names.locks, id=source, document=doc)
         except ConflictError:
             return False
     return True
@@ -83,7 +83,6 @@ def replace(
                 document=doc,
                 if_seq_no=stored.seq_no,
                 if_primary_term=stored.primary_term,
-                refresh="wait_for",
             )
         except (ConflictError, NotFoundError):
             return False
@@ -99,7 +98,6 @@ def delete(client: Elasticsearch, names: Names, source: str, stored: StoredLock)
                 id=source,
                 if_seq_no=stored.seq_no,
                 if_primary_term=stored.primary_term,
-                refresh="wait_for",
             )
         except (ConflictError, NotFoundError):
             return False

@@ -79,7 +79,7 @@ def save(client: Elasticsearch, names: Names, record: dict[str, Any]) -> None:
         Unavailable: Elasticsearch did not answer.
     """
     with answering(client):
-        client.index(index=names.runs, id=record["run_id"], document=record, refresh="wait_for")
+        client.index(index=names.runs, id=record["run_id"], document=record, refresh=True)
 
 
 def touch(client: Elasticsearch, names: Names, run_id: str, at: str) -> None:

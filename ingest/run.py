@@ -141,6 +141,7 @@ def ingest(
             ),
             processes=processes or settings.get("INGEST_PROCESSES"),
             timeout=settings.get("INGEST_SOURCE_TIMEOUT"),
+            grace=settings.get("INGEST_STOP_GRACE"),
             overrides=dict(crawl_settings or {}),
             stop=stop,
         )

@@ -29,8 +29,6 @@ from qiuzhu.settings import ROOT
 
 log = logging.getLogger(__name__)
 
-#: Seconds a worker asked to stop may take to spool its buffer before it is killed.
-STOP_GRACE = 30.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -72,6 +70,7 @@ class Pool:
         folder: where reports and logs of this run go (one set of files per source).
         env: environment of the workers (ES URLs, index prefix, spool, registry).
         timeout: seconds one source may take.
+        grace: seconds a worker asked to stop may take before it is killed.
         stop: set it to stop: running workers get SIGTERM, waiting ones are skipped.
     """
 
@@ -79,6 +78,7 @@ class Pool:
     env: Mapping[str, str]
     processes: int = 2
     timeout: float = 3600.0
+    grace: float = 30.0
     overrides: Mapping[str, str] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -163,9 +163,9 @@ class Pool:
                 worker.timed_out = True
                 worker.proc.send_signal(signal.SIGTERM)
                 worker.stop_sent = now
-        elif now - worker.stop_sent > STOP_GRACE:
+        elif now - worker.stop_sent > self.grace:
             log.warning(
-                "The crawl of %s did not stop in %.0f s: killing it", worker.source, STOP_GRACE
+                "The crawl of %s did not stop in %.0f s: killing it", worker.source, self.grace
             )
             worker.proc.kill()
             worker.stop_sent = float("inf")  # killed: do not kill again

@@ -270,6 +270,13 @@ SETTINGS += (
         _float,
     ),
     Setting(
+        "INGEST_STOP_GRACE",
+        "30",
+        "Seconds a source's crawl that was asked to stop (timeout, SIGTERM) may take to "
+        "write or spool what it holds before it is killed.",
+        _float,
+    ),
+    Setting(
         "LOCK_TTL",
         "600",
         "Seconds a source lock stays valid without renewal; a run renews its locks every "
