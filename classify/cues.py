@@ -44,6 +44,7 @@ class Patterns:
 
     automaton: Any
     regexes: tuple[tuple[re.Pattern[str], str, dict[str, Any]], ...]
+    tested: re.Pattern[str]
     cancels: dict[str, tuple[str, ...]]
     phrases: frozenset[str]
 
@@ -70,6 +71,8 @@ def patterns() -> Patterns:
             _add(table, phrase, "patient", WEAK)
         for phrase in raw["negations"]:
             _add(table, phrase, "negation", WEAK)
+        # Found apart from the other cues, so that 已确诊 still reports 确诊 as a symptom.
+        tested = re.compile("|".join(re.escape(p) for p in raw.get("tested") or ()) or "(?!)")
         for phrase in raw["symptom_negations"]:
             _add(table, phrase, "symptom_negation", WEAK)
         cancels = {}
@@ -92,7 +95,7 @@ def patterns() -> Patterns:
     for phrase, labels in table.items():
         automaton.add_word(phrase, (phrase, tuple(labels)))
     automaton.make_automaton()
-    return Patterns(automaton, regexes, cancels, frozenset(table))
+    return Patterns(automaton, regexes, tested, cancels, frozenset(table))
 
 
 def _negated(text: str, start: int, negations: list[tuple[int, int]]) -> bool:
@@ -166,5 +169,8 @@ def find_cues(text: str) -> list[Cue]:
             )
             cues.append(Cue(start, end, label, weight, phrase, negated))
     cues.extend(_regex_cues(text, pats))
+    cues.extend(
+        Cue(m.start(), m.end(), "tested", WEAK, m.group()) for m in pats.tested.finditer(text)
+    )
     cues.sort(key=lambda cue: cue.start)
     return cues

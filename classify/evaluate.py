@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -111,8 +112,33 @@ def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[s
     return result
 
 
-def evaluate(gold_path: Path, posts_path: Path) -> dict[str, Any]:
-    """Analyse the posts of POSTS_PATH and score them against GOLD_PATH (matched by line)."""
+def fold_of(post_id: Any, folds: int) -> int:
+    """Return the fixed fold (0..FOLDS-1) of a post, from a hash of its id."""
+    digest = hashlib.blake2b(str(post_id).encode("utf-8"), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % folds
+
+
+def score_folds(
+    gold: list[dict[str, Any]], predicted: list[dict[str, Any]], folds: int
+) -> list[dict[str, Any]]:
+    """Return the needs, kind and urgency metrics of each fixed fold of the labelled posts."""
+    out = []
+    for fold in range(folds):
+        keep = [i for i, g in enumerate(gold) if fold_of(g["id"], folds) == fold]
+        part = score(
+            [{k: v for k, v in gold[i].items() if k != "cluster"} for i in keep],
+            [predicted[i] for i in keep],
+        )
+        out.append(part)
+    return out
+
+
+def evaluate(gold_path: Path, posts_path: Path, folds: int = 0) -> dict[str, Any]:
+    """Analyse the posts of POSTS_PATH and score them against GOLD_PATH (matched by line).
+
+    With FOLDS, the result also holds the metrics of each fixed fold (`folds`), to show
+    how much the figures move from one part of the labels to another.
+    """
     gold = read_jsonl(gold_path)
     lines = posts_path.read_text(encoding="utf-8").splitlines()
     predicted = [json.loads(line) for line in analyze_stream(lines) if line]
@@ -122,7 +148,10 @@ def evaluate(gold_path: Path, posts_path: Path) -> dict[str, Any]:
         raise InvalidInput(
             "the gold file and the posts file must list the same ids in the same order"
         )
-    return score(gold, predicted)
+    result = score(gold, predicted)
+    if folds > 1:
+        result["folds"] = score_folds(gold, predicted, folds)
+    return result
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -157,4 +186,18 @@ def format_report(result: dict[str, Any]) -> str:
             f"duplicate pairs P {d['precision']:.3f}  R {d['recall']:.3f}  F1 {d['f1']:.3f}"
             f"  gold pairs {d['support']}",
         ]
+    if result.get("folds"):
+        out += ["", f"{'fold':<6}{'posts':>6}{'micro':>8}{'macro':>8}{'crit R':>8}{'crit P':>8}"]
+        for number, part in enumerate(result["folds"]):
+            out.append(
+                f"{number:<6}{part['labelled']:>6}{part['needs_micro_f1']:>8.3f}"
+                f"{part['needs_macro_f1']:>8.3f}{part['critical_recall']:>8.3f}"
+                f"{part['critical_precision']:>8.3f}"
+            )
+        micro = [part["needs_micro_f1"] for part in result["folds"]]
+        macro = [part["needs_macro_f1"] for part in result["folds"]]
+        out.append(
+            f"{'mean':<12}{sum(micro) / len(micro):>8.3f}{sum(macro) / len(macro):>8.3f}"
+            f"   (min {min(micro):.3f} / {min(macro):.3f})"
+        )
     return "\n".join(out)

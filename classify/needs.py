@@ -78,6 +78,12 @@ def score_needs(cues: Sequence[Cue], kind: str) -> dict[str, float]:
     patient = sum(1 for c in cues if c.label == "patient" and not c.negated)
     if patient and kind in ("request", "update") and "bed" not in cancelled:
         scores["bed"] += _IMPLIED_BED + min(patient, 5) * 0.1
+    tested = [c.start for c in cues if c.label == "tested" and not c.negated]
+    if tested and "testing" in scores:
+        # Only a testing cue after the last test reported still asks for one.
+        later = [c for c in _live(cues, "need:testing") if c.start > tested[-1]]
+        if sum(c.weight for c in later) < _THRESHOLD:
+            scores.pop("testing")
     for need in cancelled:
         # An outcome resolves a need unless the post still asks for it outright.
         strong = sum(c.weight for c in _live(cues, f"need:{need}") if c.weight > 1)

@@ -143,3 +143,23 @@ def test_analyze_stream_does_not_hold_outputs(monkeypatch):
     assert {o["cluster"] for o in out} == {out[0]["cluster"]}
     assert out[-1]["cluster_size"] == 30
     assert all(o["district"] == "江岸区" for o in out)
+
+
+def test_eval_command_prints_folds(tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    gold = tmp_path / "gold.jsonl"
+    label = {"kind": "request", "needs": ["bed"], "urgency": "critical", "cluster": "k"}
+    posts.write_text(
+        "".join(json.dumps(dict(POST, id=f"x{i}"), ensure_ascii=False) + "\n" for i in range(6)),
+        encoding="utf-8",
+    )
+    gold.write_text(
+        "".join(json.dumps(dict(label, id=f"x{i}")) + "\n" for i in range(6)), encoding="utf-8"
+    )
+    result = CliRunner().invoke(
+        eval_command, ["--gold", str(gold), "--posts", str(posts), "--folds", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    folds = json.loads(result.output)["folds"]
+    assert len(folds) == 3
+    assert sum(part["labelled"] for part in folds) == 6

@@ -85,3 +85,30 @@ def test_needs_are_ordered_by_confidence():
     scores = [post["needs_scores"][n] for n in post["needs"]]
     assert scores == sorted(scores, reverse=True)
     assert post["needs"][0] == "bed"
+
+
+@pytest.mark.parametrize(
+    ("text", "has_testing"),
+    [
+        ("母亲高烧五天，排不上核酸检测，至今未确诊，求帮助", True),
+        ("父亲CT双肺感染，核酸结果为阴性，医院只认核酸，希望能再做核酸", True),
+        ("之前一直无法确诊，昨天核酸检测结果为阳性，现在求床位", False),
+        ("母亲已做核酸，正在等待结果，呼吸困难，求收治", False),
+    ],
+)
+def test_testing_is_answered_by_a_reported_test(text, has_testing):
+    assert ("testing" in _analyse(text)["needs"]) is has_testing
+
+
+@pytest.mark.parametrize(
+    ("text", "need", "expected"),
+    [
+        ("奶奶卧床不起，爷爷也发烧了，求帮助", "special_care", True),
+        ("父母都住院了，两个孩子独自在家，求帮忙", "special_care", True),
+        ("父亲呼吸困难，需要吸氧，求床位", "medicine", False),
+        ("老人家里的药断了，也没有药店开门，求助", "medicine", True),
+        ("社区的车只送不接，父亲没法回家，求帮忙", "transport", True),
+    ],
+)
+def test_need_phrases(text, need, expected):
+    assert (need in _analyse(text)["needs"]) is expected

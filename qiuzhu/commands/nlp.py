@@ -52,11 +52,18 @@ def analyze_command(posts: IO[str], output: IO[str]) -> None:
     is_flag=True,
     help="Print the metrics as one JSON object instead of tables.",
 )
-def eval_command(gold: Path, posts: Path, as_json: bool) -> None:
+@click.option(
+    "--folds",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also print the metrics of this many fixed folds of the labels (by a hash of the id).",
+)
+def eval_command(gold: Path, posts: Path, as_json: bool, folds: int) -> None:
     """Analyse labelled posts and print needs, kind, urgency, place and duplicate metrics."""
     from classify.evaluate import evaluate, format_report
 
-    result = evaluate(gold, posts)
+    result = evaluate(gold, posts, folds)
     if as_json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
         click.echo()
