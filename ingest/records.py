@@ -60,6 +60,7 @@ def source_entry(
     high_water_after: datetime | None,
     message: str | None = None,
     log_path: Path | None = None,
+    stopped: bool = False,
 ) -> dict[str, Any]:
     """Return one source's part of a run record, with its status decided."""
     crawl = crawl or {}
@@ -79,18 +80,19 @@ def source_entry(
         "message": message,
         "log": str(log_path) if log_path else None,
     }
-    entry["status"], reason = _status(entry, bool(crawl))
+    entry["status"], reason = _status(entry, bool(crawl), stopped)
     if reason and not entry["message"]:
         entry["message"] = reason
     return entry
 
 
-def _status(entry: dict[str, Any], reported: bool) -> tuple[str, str | None]:
+def _status(entry: dict[str, Any], reported: bool, stopped: bool) -> tuple[str, str | None]:
     if entry["exit_code"] is None:
         return SKIPPED, "not started: the run was stopped first"
     if entry["finish_reason"] == "shutdown":
         return INTERRUPTED, "stopped by a signal; what was gathered is indexed or spooled"
-    if entry["exit_code"] != 0 or not reported:
+    # A crawl that had just finished when the stop reached it exits by the signal.
+    if not reported or (entry["exit_code"] != 0 and not stopped):
         return FAILED, entry["message"] or f"the crawl process exited with {entry['exit_code']}"
     if entry["finish_reason"] != "finished":
         return FAILED, f"the crawl ended with {entry['finish_reason']}"

@@ -193,6 +193,7 @@ def _entry(source: str, outcome: Outcome | None, before: datetime | None) -> dic
         high_water_after=_high_water(source),
         message=outcome.message,
         log_path=outcome.log_path,
+        stopped=outcome.stopped,
     )
 
 

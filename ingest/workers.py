@@ -48,6 +48,8 @@ class Outcome:
     indexed: dict[str, Any] | None
     log_path: Path
     message: str | None = None
+    #: True when the run asked it to stop (SIGTERM, not a timeout): its report still counts.
+    stopped: bool = False
 
 
 @dataclass
@@ -176,7 +178,7 @@ class Pool:
         message = None
         if worker.timed_out:
             message = f"stopped after {self.timeout:.0f} s (INGEST_SOURCE_TIMEOUT)"
-        elif code < 0:
+        elif code < 0 and not (worker.stop_sent is not None and code == -signal.SIGTERM):
             message = f"the crawl process died of signal {-code}"
         elif code != 0:
             message = f"the crawl process exited with {code}: see {worker.log_path}"
@@ -188,6 +190,7 @@ class Pool:
             _read_json(worker.index_report),
             worker.log_path,
             message,
+            stopped=worker.stop_sent is not None and not worker.timed_out,
         )
 
 

@@ -79,6 +79,8 @@ class IndexingPipeline:
         from index.client import make_client
         from index.mapping import names
 
+        # One line per request to Elasticsearch is noise in a crawl log.
+        logging.getLogger("elastic_transport").setLevel(logging.WARNING)
         self.client = make_client()
         self.names = names()
         self.spool = Spool()
