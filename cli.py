@@ -74,13 +74,14 @@ def settings_command(markdown: bool) -> None:
 def _register() -> None:
     # Each noun's commands live in qiuzhu/commands/; they import their packages lazily so
     # that `qiuzhu --help` stays fast.
-    from qiuzhu.commands import backlog, crawl, es, ingest, nlp
+    from qiuzhu.commands import backlog, crawl, es, ingest, nlp, serve
 
     for command in (
         *es.COMMANDS,
         *backlog.COMMANDS,
         *crawl.COMMANDS,
         *nlp.COMMANDS,
+        *serve.COMMANDS,
         *ingest.COMMANDS,
     ):
         main.add_command(command)

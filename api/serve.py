@@ -1,0 +1,66 @@
+"""Run the console with uvicorn, and create users from code (the demo uses both)."""
+
+from __future__ import annotations
+
+import logging
+
+from index import users
+from index.admin import ensure
+from index.client import make_client
+from index.mapping import names
+from qiuzhu import settings
+
+log = logging.getLogger(__name__)
+
+DEMO_USERS = {"demo": "dispatcher", "demo-analyst": "analyst", "demo-admin": "admin"}
+DEMO_PASSWORD = "qiuzhu-demo"
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Serve the API and console on HOST:PORT (default API_HOST, API_PORT) until stopped."""
+    import uvicorn
+
+    from api.app import create_app
+
+    host = host or settings.get("API_HOST")
+    port = port or settings.get("API_PORT")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("Serving on %s: put a TLS-terminating proxy in front of it", host)
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+
+
+def url(host: str | None = None, port: int | None = None) -> str:
+    """Return the console's URL for HOST:PORT (default API_HOST, API_PORT)."""
+    return f"http://{host or settings.get('API_HOST')}:{port or settings.get('API_PORT')}/"
+
+
+def add_user(name: str, role: str, password: str, *, replace: bool = False) -> users.User:
+    """Create (or with REPLACE, reset) a console user in the configured backlog."""
+    client = make_client()
+    try:
+        ensure(client, names())
+        return users.add_user(client, names(), name, role, password, replace=replace)
+    finally:
+        client.close()
+
+
+def create_token(name: str, label: str = "", days: float | None = None) -> str:
+    """Create and return an API token for user NAME."""
+    client = make_client()
+    try:
+        ensure(client, names())
+        return users.create_token(
+            client, names(), name, label=label, days=days or settings.get("API_TOKEN_DAYS")
+        )
+    finally:
+        client.close()
+
+
+def demo_users(password: str = DEMO_PASSWORD) -> dict[str, str]:
+    """Create (or reset) one demo user per role; return name -> role.
+
+    The demo's password is public: never call this on a backlog with real data.
+    """
+    for name, role in DEMO_USERS.items():
+        add_user(name, role, password, replace=True)
+    return dict(DEMO_USERS)

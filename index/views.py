@@ -1,0 +1,219 @@
+"""Role-safe views of the backlog: list rows, a request's detail, a cluster's members.
+
+Everything here reads with `personal=False` semantics: the response from Elasticsearch is
+restricted to an allowlist of fields, and the shown text is `text_masked` passed through
+`masking.scrub` with the post's own names. Contact data leaves the index layer only through
+`contacts.reveal`, which records who saw it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from elasticsearch.dsl import A, Q, Search
+
+from index.client import answering
+from index.mapping import PERSONAL_FIELDS, PLACE_LEVELS, WORKFLOW_FIELDS, Names
+from index.masking import scrub
+from index.search import FACETS, PERSONAL_SOURCE, Filters, build_search
+from index.workflow import TRANSITIONS, Version, get_request, history
+
+#: Fields any role may receive about a post (after `scrub` for the text).
+ROW_FIELDS = (
+    "id",
+    "source",
+    "posted_at",
+    "kind",
+    "outcome",
+    "needs",
+    "urgency",
+    "urgency_rank",
+    "urgency_cues",
+    *PLACE_LEVELS,
+    *(f"{level}_code" for level in PLACE_LEVELS),
+    "cluster",
+    "cluster_size",
+    "is_canonical",
+    "cluster_urgency_rank",
+    "deleted",
+    *WORKFLOW_FIELDS,
+)
+#: Template fields that hold no contact data (names and phones are in `personal`).
+TEMPLATE_SHOWN = ("age", "city", "onset", "description")
+#: Fields read only to be masked, never sent on.
+_MASK_INPUTS = ("text_masked", "personal.names", "template")
+
+#: What an `update` post's outcome suggests for its request.
+OUTCOME_SUGGESTS = {"admitted": "resolved", "resolved": "resolved", "deceased": "closed"}
+
+
+def shape(source: dict[str, Any], *, links: bool) -> dict[str, Any]:
+    """Return the shown part of a post's SOURCE: allowlisted fields and scrubbed text.
+
+    LINKS says whether the post's URL may be shown (it can name the poster's account).
+    """
+    names = (source.get("personal") or {}).get("names") or []
+    row = {k: source[k] for k in ROW_FIELDS if source.get(k) not in (None, [], "")}
+    row["text"] = scrub(source.get("text_masked"), names)
+    template = source.get("template") or {}
+    shown = {k: scrub(str(template[k]), names) for k in TEMPLATE_SHOWN if template.get(k)}
+    if shown:
+        row["template"] = shown
+    if links and source.get("url"):
+        row["url"] = source["url"]
+    return row
+
+
+#: Excluded even from the allowlist's objects: everything personal but the names to mask.
+_NEVER = tuple(p for p in PERSONAL_SOURCE if p != "personal") + tuple(
+    f"personal.{f}" for f in PERSONAL_FIELDS if f != "names"
+)
+
+
+def _restrict(search: Search) -> Search:
+    # An allowlist: a field added to the mapping later is not sent until it is listed here.
+    return search.source(includes=[*ROW_FIELDS, "url", *_MASK_INPUTS], excludes=list(_NEVER))
+
+
+@dataclass
+class Page:
+    """One page of list rows with totals and facet counts."""
+
+    total: int
+    clusters: int
+    rows: list[dict[str, Any]]
+    facets: dict[str, list[tuple[str, int]]]
+
+
+def _cluster_summary(names: Names, clusters: list[str]) -> dict[str, Any]:
+    search = Search(index=names.requests).filter("terms", cluster=clusters).extra(size=0)
+    by_cluster = search.aggs.bucket("c", A("terms", field="cluster", size=len(clusters)))
+    by_cluster.bucket("sources", A("terms", field="source", size=10))
+    by_cluster.metric("last", A("max", field="posted_at"))
+    updates = by_cluster.bucket("updates", A("filter", Q("term", kind="update")))
+    updates.metric(
+        "latest",
+        A(
+            "top_hits",
+            size=1,
+            sort=[{"posted_at": "desc"}],
+            _source=["id", "outcome", "posted_at"],
+        ),
+    )
+    return search.to_dict()
+
+
+def search_page(
+    client: Elasticsearch,
+    names: Names,
+    filters: Filters,
+    *,
+    links: bool,
+    **kwargs: Any,
+) -> Page:
+    """Return one page of the backlog as role-safe rows, one per cluster when collapsed.
+
+    Each collapsed row also names its cluster's sources and its latest outcome update.
+    KWARGS are `build_search`'s (sort, page, size, collapse, facets).
+    """
+    search = _restrict(build_search(names, filters, personal=False, **kwargs))
+    with answering(client):
+        first = client.search(index=names.requests, body=search.to_dict(), ignore_unavailable=True)
+        hits = first["hits"]["hits"]
+        summaries: dict[str, Any] = {}
+        clusters = sorted({h["_source"]["cluster"] for h in hits if h["_source"].get("cluster")})
+        if clusters and kwargs.get("collapse", True):
+            second = client.search(index=names.requests, body=_cluster_summary(names, clusters))
+            for bucket in second["aggregations"]["c"]["buckets"]:
+                summaries[bucket["key"]] = bucket
+    rows = []
+    for hit in hits:
+        row = shape(hit["_source"], links=links)
+        bucket = summaries.get(row.get("cluster", ""))
+        if bucket:
+            row["sources"] = [b["key"] for b in bucket["sources"]["buckets"]]
+            row["last_posted_at"] = bucket["last"].get("value_as_string")
+            latest = bucket["updates"]["latest"]["hits"]["hits"]
+            if latest:
+                row["update"] = _suggestion(latest[0]["_source"])
+        rows.append(row)
+    aggs = first.get("aggregations", {})
+    facets = {
+        name: [(b["key"], b["doc_count"]) for b in aggs[name]["buckets"]]
+        for name in FACETS
+        if name in aggs
+    }
+    return Page(
+        total=first["hits"]["total"]["value"],
+        clusters=int(aggs.get("clusters", {}).get("value", 0)),
+        rows=rows,
+        facets=facets,
+    )
+
+
+def _suggestion(update: dict[str, Any]) -> dict[str, Any]:
+    outcome = update.get("outcome")
+    return {
+        "id": update.get("id"),
+        "outcome": outcome,
+        "posted_at": update.get("posted_at"),
+        "suggests": OUTCOME_SUGGESTS.get(outcome or ""),
+    }
+
+
+def members(
+    client: Elasticsearch, names: Names, cluster: str, *, links: bool, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Return every member post of CLUSTER (up to LIMIT), oldest first."""
+    search = (
+        Search(index=names.requests)
+        .filter("term", cluster=cluster)
+        .sort("posted_at", "id")
+        .extra(size=limit)
+    )
+    with answering(client):
+        response = client.search(
+            index=names.requests, body=_restrict(search).to_dict(), ignore_unavailable=True
+        )
+    return [shape(h["_source"], links=links) for h in response["hits"]["hits"]]
+
+
+def request_detail(
+    client: Elasticsearch, names: Names, request_id: str, *, links: bool
+) -> dict[str, Any]:
+    """Return a request's shown fields, its version, cluster members, outcome and history.
+
+    Raises:
+        NotFound: no request has that id.
+    """
+    source, version = get_request(client, names, request_id)
+    detail = shape(source, links=links)
+    detail["version"] = version_token(version)
+    detail["transitions"] = list(TRANSITIONS.get(source.get("status") or "new", ()))
+    detail["members"] = members(client, names, source.get("cluster") or "", links=links)
+    updates = [m for m in detail["members"] if m.get("kind") == "update" and m.get("outcome")]
+    if updates:
+        detail["update"] = _suggestion(updates[-1])
+    names_seen = (source.get("personal") or {}).get("names") or []
+    detail["history"] = [
+        {**e, "note": scrub(e["note"], names_seen)} if e.get("note") else e
+        for e in history(client, names, request_id)
+    ]
+    return detail
+
+
+def version_token(version: Version) -> str:
+    """Return the version a client echoes back to change a request: `seq_no:primary_term`."""
+    return f"{version.seq_no}:{version.primary_term}"
+
+
+def parse_version(token: str) -> Version:
+    """Return the Version in TOKEN.
+
+    Raises:
+        ValueError: TOKEN is not `seq_no:primary_term`.
+    """
+    seq_no, _, term = token.partition(":")
+    return Version(int(seq_no), int(term))
