@@ -5,6 +5,9 @@ locks of its sources (all or none), replays what earlier runs spooled, crawls th
 (the workers classify, deduplicate against the whole backlog and index as they go), then
 writes the run record and releases the locks. A source that fails is in the record and
 makes the exit code non-zero; the others are indexed all the same.
+
+Importing `index.runs` here (and `index.locks` through `ingest.locks`) declares their
+indices, so `ensure` creates them with their strict mappings before anything is written.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 from crawlers.registry import load_sources, select_sources
 from crawlers.state import CrawlState
+from index import runs
 from ingest import records
 from ingest.locks import Heartbeat, Owner, release_all, take_all
 from ingest.spool import SettledSpool
@@ -216,8 +220,6 @@ def _replay(
 
 
 def _save(client: Any, names: Any, record: dict[str, Any], quiet: bool = False) -> bool:
-    from index import runs
-
     try:
         runs.save(client, names, record)
     except Unavailable:
@@ -228,8 +230,6 @@ def _save(client: Any, names: Any, record: dict[str, Any], quiet: bool = False) 
 
 
 def _touch(client: Any, names: Any, run_id: str) -> None:
-    from index import runs
-
     runs.touch(client, names, run_id, records.now_iso())
 
 

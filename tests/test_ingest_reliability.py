@@ -82,7 +82,7 @@ def count_now(client, index):
 def run_records(client, names):
     from index.runs import recent_runs
 
-    client.indices.refresh(index=names.runs)
+    client.indices.refresh(index=names.runs, ignore_unavailable=True)
     return recent_runs(client, names, 50)
 
 
@@ -179,6 +179,9 @@ sources:
     assert by_source["serves-garbage"]["errors"].get("bad_xml", 0) >= 1
     assert "INGEST_SOURCE_TIMEOUT" in by_source["hangs"]["message"]
     assert "failed: hangs, answers-500, serves-garbage" in out
+    for index in (backlog.names.runs, backlog.names.locks):
+        mapping = backlog.client.indices.get_mapping(index=index)[index]["mappings"]
+        assert mapping["dynamic"] == "strict"
 
 
 # --- two runs at once ------------------------------------------------------------------
