@@ -261,3 +261,25 @@ def _install_signals(stop: threading.Event) -> Callable[[], None] | None:
             signal.signal(sig, old)
 
     return restore
+
+
+def ingest_demo(
+    es_urls: Sequence[str],
+    demo_site_url: str,
+    prefix: str | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Ingest every bundled demo source, served at DEMO_SITE_URL, into the cluster at ES_URLS.
+
+    The demo site must be running (`qiuzhu demo-site`, or `start_demo_site()` in a
+    thread). A second call is incremental: only new or changed posts are indexed again.
+    """
+    return ingest(
+        None,
+        es_urls=es_urls,
+        prefix=prefix,
+        registry=Path(settings.ROOT / "crawlers" / "sources.yaml"),
+        trigger="demo",
+        worker_env={"QIUZHU_DEMO_SITE_URL": demo_site_url.rstrip("/")},
+        echo=echo,
+    )
