@@ -186,6 +186,19 @@ def _threshold(names: int) -> float:
     return (TEXT_SAME, TEXT_SAME_ONE_NAMED, 0.5)[names]
 
 
+def _cached_signature(post: dict[str, Any]) -> np.ndarray:
+    """Return the post's signature, computed once and kept on the dict as `_signature`.
+
+    A post meets many candidates in a batch; recomputing its signature for each was most
+    of the cost of deduplicating against the backlog.
+    """
+    sig = post.get("_signature")
+    if sig is None:
+        sig = signature(post.get("text") or "")
+        post["_signature"] = sig
+    return sig
+
+
 def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     """Return how sure it is (0..1) that A and B are about the same person and episode."""
     name_a, age_a = _person(a)
@@ -196,12 +209,7 @@ def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         return 0.0
     if same_name and age_a and age_b:
         return 1.0 if age_a == age_b else 0.0
-    sig_a = a.get("_signature")
-    sig_b = b.get("_signature")
-    text_sim = similarity(
-        sig_a if sig_a is not None else signature(a.get("text") or ""),
-        sig_b if sig_b is not None else signature(b.get("text") or ""),
-    )
+    text_sim = similarity(_cached_signature(a), _cached_signature(b))
     phone = not same_name and bool(set(_phones(a)) & set(_phones(b)))
     return _score(same_name, names, False, False, text_sim, phone)
 

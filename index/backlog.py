@@ -7,13 +7,15 @@ share, so every request is treated the same way whichever door it came in by.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from index import bulk, clusters
 from index.bulk import Action, BulkReport, Spool
+from index.client import answering
 from index.documents import crawled_part
 from index.mapping import Names
 from qiuzhu.errors import Unavailable
@@ -38,9 +40,9 @@ def write_batch(
         return BulkReport()
     try:
         if same_episode is not None:
-            absorbed = clusters.assign(client, names, docs, same_episode)
+            found = clusters.assign(client, names, docs, same_episode)
         else:
-            absorbed = set()
+            found = clusters.Assignment()
     except Unavailable:
         report = BulkReport(unreachable=True)
         report.spool_file = spool.append(
@@ -54,39 +56,54 @@ def write_batch(
             report.spool_file,
         )
         return report
-    report = bulk.write(client, (bulk.update_action(names.requests, d) for d in docs), spool)
+    try:
+        new = _absent(client, names, docs)
+    except Unavailable:
+        new = set()
+    report = bulk.write(client, _actions(names, docs, new), spool)
     if report.unreachable:
         return report
     try:
-        moves: dict[str, str] = {}
-        if absorbed:
-            moves = _absorbed_targets(docs, absorbed, client, names)
+        moves = found.absorbed
+        if moves:
             clusters.move_members(client, names, moves)
-        clusters.refresh(client, names, {d["cluster"] for d in docs} | set(moves.values()))
+        # A new post alone in its cluster already carries the right size, canonical flag and
+        # urgency; only clusters with several members need their aggregates recomputed.
+        sizes = Counter(d["cluster"] for d in docs)
+        several = {c for c, n in sizes.items() if n > 1 or n < int(_size(docs, c))}
+        stale = several | found.joined | set(moves.values())
+        if same_episode is None:
+            stale |= set(sizes)
+        if stale:
+            clusters.refresh(client, names, stale)
+        else:
+            # The next batch looks for its duplicates with a search, which only sees
+            # what a refresh has published: publish this batch now, not within a second.
+            with answering(client):
+                client.indices.refresh(index=names.requests)
     except Unavailable:
         # Cluster sizes are derived: the next write or replay touching them recomputes them.
         log.warning("Elasticsearch stopped answering before cluster sizes were updated")
     return report
 
 
-def _absorbed_targets(
-    docs: list[dict[str, Any]], absorbed: set[str], client: Elasticsearch, names: Names
-) -> dict[str, str]:
-    # A batch document that sat in an absorbed cluster now names the surviving one; every
-    # other member of the absorbed cluster follows it there.
-    from index.client import answering
-
-    moves: dict[str, str] = {}
+def _absent(client: Elasticsearch, names: Names, docs: list[dict[str, Any]]) -> set[str]:
+    """Return the ids of DOCS not in the backlog yet (a realtime get: no refresh needed)."""
     with answering(client):
-        found = client.mget(index=names.requests, ids=[d["id"] for d in docs], source=["cluster"])[
-            "docs"
-        ]
-    before = {d["_id"]: d["_source"]["cluster"] for d in found if d.get("found")}
+        found = client.mget(index=names.requests, ids=[d["id"] for d in docs], source=False)
+    return {d["_id"] for d in found["docs"] if not d.get("found")}
+
+
+def _actions(names: Names, docs: list[dict[str, Any]], new: set[str]) -> Iterator[Action]:
     for doc in docs:
-        old = before.get(doc["id"])
-        if old in absorbed and old != doc["cluster"]:
-            moves[old] = doc["cluster"]
-    return moves
+        if doc["id"] in new:
+            yield bulk.create_action(names.requests, doc)
+        else:
+            yield bulk.update_action(names.requests, doc)
+
+
+def _size(docs: list[dict[str, Any]], cluster: str) -> int:
+    return max(int(d.get("cluster_size") or 1) for d in docs if d["cluster"] == cluster)
 
 
 def write_posts(
@@ -118,8 +135,8 @@ def replay(
     """Send every spooled request again through `write_batch` (dedup included)."""
 
     def send(actions: list[Action], retry_spool: Spool) -> BulkReport:
-        docs = [a["doc"] for a in actions if a.get("_op_type") == "update" and "doc" in a]
-        others = [a for a in actions if not (a.get("_op_type") == "update" and "doc" in a)]
+        docs = [d for a in actions if (d := bulk.crawled_of(a)) is not None]
+        others = [a for a in actions if bulk.crawled_of(a) is None]
         report = write_batch(client, names, docs, retry_spool, same_episode)
         if others:
             report.merge(bulk.write(client, others, retry_spool))

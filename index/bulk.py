@@ -31,6 +31,7 @@ from elastic_transport import TransportError
 from elasticsearch import Elasticsearch, helpers
 
 from index.documents import workflow_defaults
+from index.mapping import WORKFLOW_FIELDS
 from qiuzhu import settings
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,29 @@ def update_action(index: str, crawled: dict[str, Any]) -> Action:
         "upsert": {**crawled, **workflow_defaults(crawled)},
         "retry_on_conflict": 5,
     }
+
+
+def create_action(index: str, crawled: dict[str, Any]) -> Action:
+    """Return the cheaper action for a request not in the backlog yet: create it whole.
+
+    Should another writer create it first, the answer is a 409 and `write` sends the
+    `update_action` instead, so workflow fields are never overwritten.
+    """
+    return {
+        "_op_type": "create",
+        "_index": index,
+        "_id": crawled["id"],
+        "_source": {**crawled, **workflow_defaults(crawled)},
+    }
+
+
+def crawled_of(action: Action) -> dict[str, Any] | None:
+    """Return the crawled part a request action writes, or None for other actions."""
+    if action.get("_op_type") == "update" and "doc" in action:
+        return dict(action["doc"])
+    if action.get("_op_type") == "create":
+        return {k: v for k, v in action["_source"].items() if k not in WORKFLOW_FIELDS}
+    return None
 
 
 class Spool:
@@ -218,6 +242,11 @@ def _write_chunk(
                         report.unchanged += 1
                     else:
                         report.updated += 1
+                elif info.get("status") == 409 and action["_op_type"] == "create":
+                    # Created meanwhile by another writer: update it like any re-ingestion.
+                    doc = crawled_of(action)
+                    assert doc is not None
+                    failed.append((update_action(action["_index"], doc), "exists"))
                 elif _retryable(info.get("status")):
                     failed.append((action, _reason(info)))
                 else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
@@ -48,8 +49,8 @@ CANDIDATE_FIELDS = [
     "repost_of",
     "source_id",
 ]
-_KEYS_PER_QUERY = 1000
-_MAX_CANDIDATES_PER_KEY = 50
+_KEYS_PER_QUERY = 20_000  # one query per batch: the terms query allows 65,536
+_PAGE = 5_000
 
 
 class _UnionFind:
@@ -70,20 +71,40 @@ class _UnionFind:
 
 
 def _candidates(client: Elasticsearch, names: Names, keys: list[str]) -> list[dict[str, Any]]:
+    """Return every backlog document sharing a key with KEYS, as a post `same_episode` reads."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         chunk = keys[start : start + _KEYS_PER_QUERY]
-        with answering(client):
-            response = client.search(
-                index=names.requests,
-                query={"terms": {"dedup_keys": chunk}},
-                size=min(10_000, len(chunk) * _MAX_CANDIDATES_PER_KEY),
-                source_includes=CANDIDATE_FIELDS,
-                ignore_unavailable=True,
-            )
-        for hit in response["hits"]["hits"]:
-            found[hit["_id"]] = hit["_source"]
+        after: list[Any] | None = None
+        while True:
+            with answering(client):
+                response = client.search(
+                    index=names.requests,
+                    query={"terms": {"dedup_keys": chunk}},
+                    size=_PAGE,
+                    sort=[{"id": "asc"}],
+                    search_after=after,
+                    source_includes=CANDIDATE_FIELDS,
+                    ignore_unavailable=True,
+                    track_total_hits=False,
+                )
+            hits = response["hits"]["hits"]
+            for hit in hits:
+                found[hit["_id"]] = _as_post(hit["_source"])
+            if len(hits) < _PAGE:
+                break
+            after = hits[-1]["sort"]
     return list(found.values())
+
+
+def _as_post(source: dict[str, Any]) -> dict[str, Any]:
+    """Return a backlog document as the analysed post `same_episode` compares (a copy)."""
+    # The index keeps the template's name apart with the other personal data.
+    personal = source.get("personal") or {}
+    template = dict(source.get("template") or {})
+    if personal.get("template_name"):
+        template["name"] = personal["template_name"]
+    return {**source, "template": template}
 
 
 def _existing(client: Elasticsearch, names: Names, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -94,17 +115,27 @@ def _existing(client: Elasticsearch, names: Names, ids: list[str]) -> dict[str, 
     return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
 
 
+@dataclass
+class Assignment:
+    """What `assign` found: backlog clusters the batch joined, and clusters absorbed."""
+
+    joined: set[str] = field(default_factory=set)
+    #: absorbed cluster id -> the cluster id its members move to
+    absorbed: dict[str, str] = field(default_factory=dict)
+
+
 def assign(
     client: Elasticsearch,
     names: Names,
     posts: list[dict[str, Any]],
     same_episode: SameEpisode,
-) -> set[str]:
+) -> Assignment:
     """Set each post's `cluster` against the batch and the whole backlog.
 
     POSTS carry `id` (the backlog id), `dedup_keys` and a batch-local `cluster` (posts of
-    the batch already found to be duplicates share it). Returns the backlog clusters that
-    were absorbed into others; their members must be moved with `move_members`.
+    the batch already found to be duplicates share it). Returns the backlog clusters the
+    batch joined (their sizes must be refreshed) and those absorbed into others (their
+    members must be moved with `move_members`).
     """
     uf = _UnionFind()
     # Batch clusters are linked among themselves by the NLP stage's own clusterer.
@@ -123,6 +154,9 @@ def assign(
         for key in cand.get("dedup_keys") or []:
             by_key[key].append(cand)
     for post in posts:
+        # A copy, as the decision reads a post: it may cache things on what it is given
+        # (signatures), which must not reach the strict mapping.
+        view = _as_post(post)
         seen: set[str] = set()
         for key in post.get("dedup_keys") or []:
             for cand in by_key.get(key, ()):
@@ -131,7 +165,7 @@ def assign(
                 seen.add(cand["id"])
                 if uf.find(f"p:{post['id']}") == uf.find(f"c:{cand['cluster']}"):
                     continue
-                if same_episode(post, cand):
+                if same_episode(view, cand):
                     uf.union(f"p:{post['id']}", f"c:{cand['cluster']}")
                     known = backlog_clusters.get(cand["cluster"])
                     when = cand.get("posted_at") or ""
@@ -141,16 +175,16 @@ def assign(
     groups: dict[str, list[str]] = defaultdict(list)
     for cluster in backlog_clusters:
         groups[uf.find(f"c:{cluster}")].append(cluster)
-    absorbed: set[str] = set()
+    absorbed: dict[str, str] = {}
     chosen: dict[str, str] = {}
     for root, clusters in groups.items():
         clusters.sort(key=lambda c: (backlog_clusters[c], c))
         chosen[root] = clusters[0]
-        absorbed.update(clusters[1:])
+        absorbed.update((gone, clusters[0]) for gone in clusters[1:])
     for post in posts:
         root = uf.find(f"p:{post['id']}")
         post["cluster"] = chosen.get(root, post["cluster"])
-    return absorbed
+    return Assignment(joined=set(chosen.values()), absorbed=absorbed)
 
 
 def move_members(client: Elasticsearch, names: Names, moves: dict[str, str]) -> int:

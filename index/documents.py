@@ -144,6 +144,7 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
     doc["template"] = {key: template.get(key) or None for key in TEMPLATE_FIELDS}
     doc["personal"] = {
         "names": _as_list(post.get("names")),
+        "template_name": template.get("name") or None,
         "phones": _as_list(post.get("phones")),
         "id_numbers": _as_list(post.get("id_numbers")),
         "contact": template.get("contact") or None,

@@ -33,7 +33,7 @@ PLACE_LEVELS = ("province", "city", "district", "street", "community")
 
 #: Fields the crawl and the NLP stage own; re-ingestion replaces exactly these.
 TEMPLATE_FIELDS = ("age", "city", "address", "onset", "description")
-PERSONAL_FIELDS = ("names", "phones", "id_numbers", "contact", "emergency_contact")
+PERSONAL_FIELDS = ("names", "template_name", "phones", "id_numbers", "contact", "emergency_contact")
 
 REQUEST_PROPERTIES: dict[str, Any] = {
     "id": KEYWORD,
@@ -77,6 +77,8 @@ REQUEST_PROPERTIES: dict[str, Any] = {
         "dynamic": "strict",
         "properties": {
             "names": KEYWORD,
+            # The template's name field as written: duplicate decisions compare it.
+            "template_name": STORED,
             "phones": KEYWORD,
             "id_numbers": KEYWORD,
             "contact": KEYWORD,

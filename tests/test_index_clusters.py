@@ -1,0 +1,126 @@
+"""Duplicates against the whole backlog: later posts join earlier clusters, nothing else."""
+
+from __future__ import annotations
+
+from classify.analyze import analyze_post
+from classify.dedup import same_episode
+from index import workflow
+from index.backlog import write_posts
+from index.bulk import Spool, create_action, write
+from index.documents import crawled_part
+
+
+def templated(n, name, age, body, day=5, **extra):
+    text = (
+        f"【姓名】{name}【年龄】{age}【所在城市】武汉【所在小区、社区】江岸区后湖街道百步亭社区"
+        f"【联系方式】1380000{n:04d}【病情描述】{body}"
+    )
+    return analyze_post(
+        {
+            "id": str(n),
+            "source": "fixture",
+            "text": text,
+            "posted_at": f"2020-02-{day:02d}T10:00:00+08:00",
+            **extra,
+        }
+    )
+
+
+def doc(backlog, n):
+    return workflow.get_request(backlog.client, backlog.names, f"fixture:{n}")[0]
+
+
+def test_a_later_post_about_the_same_person_joins_the_backlog_cluster(backlog):
+    spool = Spool(backlog.spool_dir)
+    write_posts(
+        backlog.client,
+        backlog.names,
+        [templated(1, "陈某某", "67", "发烧五天，咳嗽，社区登记后没有床位。")],
+        spool,
+        same_episode,
+    )
+    # Tonight's crawl: a repost of the same person's request, rewritten and more urgent.
+    write_posts(
+        backlog.client,
+        backlog.names,
+        [templated(2, "陈某某", "67", "现在呼吸困难，血氧80%，求求大家帮忙转发！", day=6)],
+        spool,
+        same_episode,
+    )
+    first, second = doc(backlog, 1), doc(backlog, 2)
+    assert second["cluster"] == first["cluster"]
+    assert (first["cluster_size"], first["is_canonical"], second["is_canonical"]) == (
+        2,
+        True,
+        False,
+    )
+    # The cluster ranks as its most urgent member: never hidden as a duplicate.
+    assert first["cluster_urgency_rank"] == 3
+
+
+def test_two_people_in_the_same_community_with_the_same_need_stay_apart(backlog):
+    spool = Spool(backlog.spool_dir)
+    posts = [
+        templated(1, "陈某某", "67", "发烧五天，社区登记后没有床位，求收治。"),
+        templated(2, "刘某某", "45", "发烧五天，社区登记后没有床位，求收治。"),
+    ]
+    write_posts(backlog.client, backlog.names, posts[:1], spool, same_episode)
+    write_posts(backlog.client, backlog.names, posts[1:], spool, same_episode)
+    assert doc(backlog, 1)["cluster"] != doc(backlog, 2)["cluster"]
+    assert doc(backlog, 2)["cluster_size"] == 1
+
+
+def test_a_post_linking_two_backlog_clusters_merges_them_into_the_older(backlog):
+    spool = Spool(backlog.spool_dir)
+    a = analyze_post(
+        {
+            "id": "1",
+            "source": "fixture",
+            "posted_at": "2020-02-03T08:00:00+08:00",
+            "text": "江汉区 独居老人张奶奶三天没吃饭了 家里没有菜 求社区送菜 电话13800001234",
+        }
+    )
+    b = analyze_post(
+        {
+            "id": "2",
+            "source": "fixture",
+            "posted_at": "2020-02-04T08:00:00+08:00",
+            "text": "求助 江汉区有位老人需要送米面油和蔬菜 联系13900005678",
+        }
+    )
+    write_posts(backlog.client, backlog.names, [a], spool, same_episode)
+    write_posts(backlog.client, backlog.names, [b], spool, same_episode)
+    assert doc(backlog, 1)["cluster"] != doc(backlog, 2)["cluster"]
+    bridge = analyze_post(
+        {
+            "id": "3",
+            "source": "fixture",
+            "posted_at": "2020-02-05T08:00:00+08:00",
+            "text": "江汉区 独居老人张奶奶三天没吃饭了 家里没有菜 求社区送菜 "
+            "电话13800001234 另一个号码13900005678",
+        }
+    )
+    write_posts(backlog.client, backlog.names, [bridge], spool, same_episode)
+    clusters = {doc(backlog, n)["cluster"] for n in (1, 2, 3)}
+    assert clusters == {doc(backlog, 1)["cluster"]}
+    assert doc(backlog, 2)["cluster_size"] == 3 and doc(backlog, 1)["is_canonical"]
+
+
+def test_creating_a_request_someone_else_created_first_keeps_its_workflow(backlog):
+    spool = Spool(backlog.spool_dir)
+    first = templated(1, "陈某某", "67", "发烧五天，社区登记后没有床位。")
+    write_posts(backlog.client, backlog.names, [first], spool, same_episode)
+    workflow.change(
+        backlog.client,
+        backlog.names,
+        "fixture:1",
+        workflow.Actor("d", "dispatcher"),
+        status="triaged",
+    )
+    # A writer that believed the request new sends a create: it must end as an update.
+    report = write(
+        backlog.client, [create_action(backlog.names.requests, crawled_part(first))], spool
+    )
+    assert (report.created, report.updated + report.unchanged, report.spooled) == (0, 1, 0)
+    assert doc(backlog, 1)["status"] == "triaged"
+    assert backlog.count() == 1
