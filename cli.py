@@ -74,7 +74,7 @@ def settings_command(markdown: bool) -> None:
 def _register() -> None:
     # Each noun's commands live in qiuzhu/commands/; they import their packages lazily so
     # that `qiuzhu --help` stays fast.
-    from qiuzhu.commands import backlog, crawl, es, ingest, nlp, serve
+    from qiuzhu.commands import backlog, crawl, demo, es, ingest, nlp, serve
 
     for command in (
         *es.COMMANDS,
@@ -83,6 +83,7 @@ def _register() -> None:
         *nlp.COMMANDS,
         *serve.COMMANDS,
         *ingest.COMMANDS,
+        *demo.COMMANDS,
     ):
         main.add_command(command)
 

@@ -12,7 +12,7 @@ from typing import Any
 from classify.dedup import Clusterer, cluster_id, dedup_keys, normalise_for_dedup, signature
 from classify.needs import decide_kind, decide_needs, score_needs
 from classify.nlp import get_nlp, normalise
-from classify.personal import names_from_template, scan_numbers
+from classify.personal import mask_text, names_from_template, scan_numbers
 from classify.urgency import decide_urgency
 from qiuzhu.errors import InvalidInput
 
@@ -92,6 +92,8 @@ def _analyze(post: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     out["phones"] = masked
     out["id_numbers"] = [f"{n[:6]}********{n[-4:]}" for n in id_numbers]
     out["names"] = names_from_template(fields)
+    # What roles that may not see contact data are shown instead of the text.
+    out["text_masked"] = mask_text(text, out["names"])
     out["template"] = fields
     starts = doc._.starts
     if starts is None:

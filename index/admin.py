@@ -23,7 +23,7 @@ from index.mapping import (
     index_body,
     mapping_digest,
 )
-from qiuzhu.errors import Conflict
+from qiuzhu.errors import ConfigError, Conflict
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,25 @@ def current_index(client: Elasticsearch, names: Names) -> str | None:
 def _version(index: str) -> int:
     match = re.search(r"-v(\d+)$", index)
     return int(match.group(1)) if match else 0
+
+
+def is_current(client: Elasticsearch, names: Names) -> bool:
+    """Return whether the backlog's index has the code's mapping (True when none exists)."""
+    index = current_index(client, names)
+    if index is None:
+        return True
+    with answering(client):
+        meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
+    return bool(meta.get("qiuzhu_mapping") == mapping_digest(REQUEST_MAPPING))
+
+
+def require_current(client: Elasticsearch, names: Names) -> None:
+    """Raise ConfigError when the backlog needs `qiuzhu index migrate` before writes."""
+    if not is_current(client, names):
+        raise ConfigError(
+            f"The backlog {names.requests} has an older mapping than this qiuzhu writes: run "
+            "`qiuzhu index migrate` first (nothing was written)."
+        )
 
 
 def ensure(client: Elasticsearch, names: Names) -> str:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from elasticsearch import Elasticsearch
 
-from index.admin import ensure
+from index.admin import ensure, require_current
 from index.backlog import write_batch
 from index.bulk import BulkReport, Spool
 from index.clusters import SameEpisode
@@ -59,6 +59,7 @@ def load(
     the clusters in the file are kept.
     """
     ensure(client, names)
+    require_current(client, names)
     report = LoadReport()
     spool = spool or Spool()
     batch: list[dict[str, Any]] = []

@@ -35,6 +35,7 @@ def test_load_then_search_prints_a_table_most_urgent_first(backlog, tmp_path):
     assert rows[0].split()[:3] == ["urgency", "posted", "district"]
     assert rows[1].startswith("critical") and rows[2].startswith("normal")
     assert "2 requests in 2 clusters match." in searched.output
+    assert "13800001111" not in searched.output and "138****" in searched.output
 
 
 def test_search_refuses_a_bad_date_in_one_line(backlog):

@@ -187,7 +187,7 @@ def search_command(
     )
     client, names = _backlog()
     result = run_search(
-        client, names, filters, sort=sort, size=size, collapse=not all_posts, personal=False
+        client, names, filters, sort=sort, size=size, collapse=not all_posts, personal=True
     )
     click.echo(format_table(result.hits))
     click.echo(f"{result.total} requests in {result.clusters} clusters match.")
@@ -205,8 +205,18 @@ def _cell(value: object, width: int) -> str:
     return out + " " * (width - used)
 
 
+def _names(hit: dict) -> list[str]:
+    personal = hit.get("personal") or {}
+    return [*personal.get("names", []), personal.get("template_name") or ""]
+
+
 def format_table(hits: list[dict]) -> str:
-    """Return HITS as a fixed-width table a person can scan (CJK counted double width)."""
+    """Return HITS as a fixed-width table a person can scan (CJK counted double width).
+
+    The text is masked again here: a line on a terminal is easily seen or pasted.
+    """
+    from index.masking import scrub
+
     columns = [
         ("urgency", 8),
         ("posted", 16),
@@ -227,7 +237,7 @@ def format_table(hits: list[dict]) -> str:
             "needs": ",".join(hit.get("needs", [])),
             "status": hit.get("status"),
             "dup": hit.get("cluster_size", 1),
-            "text": " ".join((hit.get("text_masked") or "").split()),
+            "text": " ".join(scrub(hit.get("text_masked"), _names(hit)).split()),
         }
         lines.append("  ".join(_cell(row[name], width) for name, width in columns).rstrip())
     return "\n".join(lines)

@@ -1,0 +1,40 @@
+"""`qiuzhu demo`: the whole system on the bundled demo sources."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("demo")
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Stop after printing the backlog instead of serving the console.",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the console listens on (keep it on loopback for the demo).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="Port the console listens on.",
+)
+def demo_command(no_serve: bool, host: str, port: int) -> None:
+    """Start Elasticsearch, crawl the bundled demo sources into the backlog and serve it.
+
+    The demo site's posts are invented. The backlog is printed as a dispatcher sees it, then
+    the console is served with demo logins until you press Ctrl-C.
+    """
+    from qiuzhu import demo
+
+    sys.exit(demo.run(click.echo, serve=not no_serve, host=host, port=port))
+
+
+COMMANDS = (demo_command,)

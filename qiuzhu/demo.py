@@ -1,0 +1,115 @@
+"""`qiuzhu demo`: the whole system on the bundled demo sources, from nothing to a console.
+
+It starts a local Elasticsearch (fetched if needed), serves the bundled demo site on
+127.0.0.1, runs one ingestion of every demo source (crawl → classify → dedup → index),
+prints the backlog as a dispatcher sees it, and serves the console with demo logins. The
+demo posts are invented; the demo backlog lives under the default index prefix, never
+touched by the tests (which use their own prefixes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import ExitStack
+from urllib.parse import urlsplit
+
+from qiuzhu import settings
+
+log = logging.getLogger(__name__)
+
+Echo = Callable[[str], None]
+
+
+def start_elasticsearch(echo: Echo) -> None:
+    """Use the cluster at ES_URLS when it answers; else fetch and start a local node."""
+    from index import distribution, node
+
+    urls = settings.get("ES_URLS")
+    if node.health(urls[0]) is not None:
+        echo(f"Elasticsearch answers at {urls[0]}.")
+        return
+    distribution.fetch()
+    echo("Starting Elasticsearch (about 20 s the first time)...")
+    specs = node.start(1)
+    echo(f"Elasticsearch is up at {specs[0].url}.")
+
+
+def prepare_backlog(echo: Echo) -> None:
+    """Create the demo backlog, or bring it to the current mapping (it is the demo's own)."""
+    from index import admin
+    from index.client import make_client
+    from index.mapping import names
+
+    client = make_client()
+    admin.ensure(client, names())
+    if not admin.is_current(client, names()):
+        result = admin.migrate(client, names())
+        echo(f"Moved the demo backlog to the current mapping ({result.new}).")
+
+
+def ingest_demo(echo: Echo) -> int:
+    """Serve the demo site and ingest every demo source once; return failed sources."""
+    from crawlers.demo_site import start_demo_site
+    from ingest.run import ingest_demo
+
+    parts = urlsplit(settings.get("DEMO_SITE_URL"))
+    with start_demo_site(parts.hostname or "127.0.0.1", parts.port or 8390) as (url, _):
+        echo(f"Demo site (invented posts) at {url}; crawling it...")
+        result = ingest_demo(settings.get("ES_URLS"), url, echo=echo)
+    return len(result.record["failed_sources"])
+
+
+def show_backlog(echo: Echo, rows: int = 15) -> None:
+    """Print the top of the backlog as a dispatcher sees it, with counts by district."""
+    from index.client import make_client
+    from index.mapping import names
+    from index.search import Filters, run_search
+    from qiuzhu.commands.backlog import format_table
+
+    client = make_client()
+    backlog = names()
+    client.indices.refresh(index=backlog.requests)
+    result = run_search(
+        client,
+        backlog,
+        Filters(kind=["request"], status=["new", "triaged", "assigned"]),
+        size=rows,
+        personal=True,  # only to mask the names it holds; the table never shows them
+    )
+    echo("")
+    echo(
+        f"Open requests: {result.total} posts in {result.clusters} clusters "
+        "(duplicates merged), most urgent and longest waiting first:"
+    )
+    echo(format_table(result.hits))
+    districts = ", ".join(f"{name} {count}" for name, count in result.facets["district"][:8])
+    needs = ", ".join(f"{name} {count}" for name, count in result.facets["needs"][:8])
+    echo(f"By district: {districts}")
+    echo(f"By need: {needs}")
+
+
+def run(echo: Echo, serve: bool = True, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Run the demo; with SERVE, block serving the console until interrupted."""
+    with ExitStack():
+        start_elasticsearch(echo)
+        prepare_backlog(echo)
+        failed = ingest_demo(echo)
+        show_backlog(echo)
+        if failed:
+            echo(f"{failed} demo source(s) failed: see `qiuzhu runs`.")
+        if serve:
+            serve_console(echo, host, port)
+    return 1 if failed else 0
+
+
+def serve_console(echo: Echo, host: str, port: int) -> None:
+    """Create the demo logins and serve the console until interrupted."""
+    from api import serve
+
+    logins = serve.demo_users()
+    echo("")
+    echo(f"Console: {serve.url(host, port)}  (Ctrl-C stops it)")
+    for name, role in logins.items():
+        echo(f"  {role:<10} login {name} / {serve.DEMO_PASSWORD}")
+    serve.serve(host, port)
