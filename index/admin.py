@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError, helpers
+from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from index.client import answering
 from index.mapping import (
@@ -80,12 +80,17 @@ def ensure(client: Elasticsearch, names: Names) -> str:
     with answering(client):
         if index is None:
             index = names.requests_version(1)
-            client.indices.create(
-                index=index,
-                aliases={names.requests: {"is_write_index": True}},
-                **index_body(REQUEST_MAPPING, "requests"),
-            )
-            log.info("Created %s behind alias %s", index, names.requests)
+            try:
+                client.indices.create(
+                    index=index,
+                    aliases={names.requests: {"is_write_index": True}},
+                    **index_body(REQUEST_MAPPING, "requests"),
+                )
+                log.info("Created %s behind alias %s", index, names.requests)
+            except BadRequestError as exc:
+                # Another process (a run on other sources) created it a moment ago.
+                if exc.error != "resource_already_exists_exception":
+                    raise
         else:
             meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
             if meta.get("qiuzhu_mapping") != mapping_digest(REQUEST_MAPPING):
@@ -95,8 +100,8 @@ def ensure(client: Elasticsearch, names: Names) -> str:
             if not client.indices.exists(index=side):
                 try:
                     client.indices.create(index=side, **index_body(mapping, attr))
-                except Exception as exc:  # created meanwhile by a concurrent run
-                    if "resource_already_exists" not in str(exc):
+                except BadRequestError as exc:  # created meanwhile by a concurrent run
+                    if exc.error != "resource_already_exists_exception":
                         raise
     return index
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import ExitStack
 from urllib.parse import urlsplit
 
 from qiuzhu import settings
@@ -89,21 +88,20 @@ def show_backlog(echo: Echo, rows: int = 15) -> None:
     echo(f"By need: {needs}")
 
 
-def run(echo: Echo, serve: bool = True, host: str = "127.0.0.1", port: int = 8000) -> int:
+def run(echo: Echo, serve: bool = True, host: str | None = None, port: int | None = None) -> int:
     """Run the demo; with SERVE, block serving the console until interrupted."""
-    with ExitStack():
-        start_elasticsearch(echo)
-        prepare_backlog(echo)
-        failed = ingest_demo(echo)
-        show_backlog(echo)
-        if failed:
-            echo(f"{failed} demo source(s) failed: see `qiuzhu runs`.")
-        if serve:
-            serve_console(echo, host, port)
+    start_elasticsearch(echo)
+    prepare_backlog(echo)
+    failed = ingest_demo(echo)
+    show_backlog(echo)
+    if failed:
+        echo(f"{failed} demo source(s) failed: see `qiuzhu runs`.")
+    if serve:
+        serve_console(echo, host, port)
     return 1 if failed else 0
 
 
-def serve_console(echo: Echo, host: str, port: int) -> None:
+def serve_console(echo: Echo, host: str | None, port: int | None) -> None:
     """Create the demo logins and serve the console until interrupted."""
     from api import serve
 
