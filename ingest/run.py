@@ -204,8 +204,8 @@ def _entry(source: str, outcome: Outcome | None, before: datetime | None) -> dic
 def _replay(
     client: Any, names: Any, spool: SettledSpool, say: Callable[[str], None]
 ) -> dict[str, int]:
+    from classify.dedup import same_episode
     from index.backlog import replay
-    from pipeline.indexing import same_episode
 
     pending = spool.pending()
     if not pending:

@@ -20,6 +20,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.statscollectors import StatsCollector
 
+from classify.dedup import same_episode
 from crawlers.items import HelpRequest
 from pipeline.tagging import NOT_CONFIGURED, analysed, indexing_enabled
 from qiuzhu import settings as qiuzhu_settings
@@ -28,25 +29,6 @@ from qiuzhu.errors import InvalidInput, Unavailable
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("new", "updated", "unchanged", "spooled", "duplicates")
-
-
-def same_episode(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Decide a pair of backlog documents with classify's `same_episode`.
-
-    Backlog documents keep the template's name under `personal.names`, not in
-    `template`; put it back on both sides so names are compared as the NLP stage does.
-    """
-    from classify.dedup import same_episode as decide
-
-    return decide(_with_name(a), _with_name(b))
-
-
-def _with_name(doc: dict[str, Any]) -> dict[str, Any]:
-    template = doc.get("template") or {}
-    names = (doc.get("personal") or {}).get("names") or []
-    if template.get("name") or not names:
-        return doc
-    return {**doc, "template": {**template, "name": "、".join(names)}}
 
 
 class IndexingPipeline:

@@ -102,9 +102,9 @@ def test_a_deleted_post_without_text_is_dropped_with_its_reason(backlog, tmp_pat
 def test_elasticsearch_down_spools_every_item_and_replay_indexes_them(
     backlog, tmp_path, monkeypatch
 ):
+    from classify.dedup import same_episode
     from index.backlog import replay
     from index.bulk import Spool
-    from pipeline.indexing import same_episode
 
     # Nothing listens on this port: Elasticsearch is down for this crawl.
     monkeypatch.setenv("QIUZHU_ES_URLS", "http://127.0.0.1:9")
