@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -104,6 +105,22 @@ def _actions(names: Names, docs: list[dict[str, Any]], new: set[str]) -> Iterato
 
 def _size(docs: list[dict[str, Any]], cluster: str) -> int:
     return max(int(d.get("cluster_size") or 1) for d in docs if d["cluster"] == cluster)
+
+
+def mark_deleted(
+    client: Elasticsearch, names: Names, request_ids: list[str], spool: Spool | None = None
+) -> BulkReport:
+    """Mark requests deleted at their source; they stay in the backlog, with their text.
+
+    A post that answers 404 or 410 now was often removed under pressure, not resolved: the
+    dispatcher still needs it. Ids not in the backlog are counted as `missing`.
+    """
+    now = datetime.now(UTC).isoformat()
+    actions = (
+        bulk.mark_action(names.requests, rid, {"deleted": True, "crawled_at": now})
+        for rid in request_ids
+    )
+    return bulk.write(client, actions, spool or Spool())
 
 
 def write_posts(

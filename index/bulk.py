@@ -47,6 +47,7 @@ class BulkReport:
     updated: int = 0
     unchanged: int = 0
     spooled: int = 0
+    missing: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     spool_file: Path | None = None
     unreachable: bool = False
@@ -60,6 +61,7 @@ class BulkReport:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.spooled += other.spooled
+        self.missing += other.missing
         self.errors.update(other.errors)
         self.spool_file = other.spool_file or self.spool_file
         self.unreachable = self.unreachable or other.unreachable
@@ -93,11 +95,22 @@ def create_action(index: str, crawled: dict[str, Any]) -> Action:
 
 def crawled_of(action: Action) -> dict[str, Any] | None:
     """Return the crawled part a request action writes, or None for other actions."""
-    if action.get("_op_type") == "update" and "doc" in action:
+    if action.get("_op_type") == "update" and "upsert" in action:
         return dict(action["doc"])
     if action.get("_op_type") == "create":
         return {k: v for k, v in action["_source"].items() if k not in WORKFLOW_FIELDS}
     return None
+
+
+def mark_action(index: str, request_id: str, fields: dict[str, Any]) -> Action:
+    """Return the action that sets FIELDS on a request already in the backlog, if it is."""
+    return {
+        "_op_type": "update",
+        "_index": index,
+        "_id": request_id,
+        "doc": fields,
+        "retry_on_conflict": 5,
+    }
 
 
 class Spool:
@@ -242,6 +255,9 @@ def _write_chunk(
                         report.unchanged += 1
                     else:
                         report.updated += 1
+                elif info.get("status") == 404 and "upsert" not in action:
+                    # A partial update (a deletion mark) of a request never indexed.
+                    report.missing += 1
                 elif info.get("status") == 409 and action["_op_type"] == "create":
                     # Created meanwhile by another writer: update it like any re-ingestion.
                     doc = crawled_of(action)

@@ -28,7 +28,7 @@ from qiuzhu.errors import InvalidInput, Unavailable
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("new", "updated", "unchanged", "spooled", "duplicates")
+OUTCOMES = ("new", "updated", "unchanged", "spooled", "duplicates", "deleted")
 
 
 class IndexingPipeline:
@@ -42,6 +42,7 @@ class IndexingPipeline:
         self.batch_size = max(1, batch_size)
         self.report_dir = Path(report_dir) if report_dir else None
         self.posts: list[dict[str, Any]] = []
+        self.deleted: list[str] = []
         self.client: Any = None
         self.names: Any = None
         self.spool: Any = None
@@ -83,13 +84,16 @@ class IndexingPipeline:
             self._warn_once("untagged", "items reach indexing unanalysed: enable TaggingPipeline")
             self.stats.inc_value("qiuzhu/dropped/not_analysed")
             raise DropItem("not_analysed")
+        if item.deleted and not item.text:
+            # Deleted at its source (404/410): the backlog keeps the request and its text
+            # from earlier crawls, marked deleted.
+            self.deleted.append(item.id)
+            return item
         try:
             crawled_part(post)
         except InvalidInput:
-            # A post deleted at its source arrives without text; the backlog needs text.
-            reason = "deleted_without_text" if item.deleted else "not_indexable"
-            self.stats.inc_value(f"qiuzhu/dropped/{reason}")
-            raise DropItem(reason) from None
+            self.stats.inc_value("qiuzhu/dropped/not_indexable")
+            raise DropItem("not_indexable") from None
         self.posts.append(post)
         if len(self.posts) >= self.batch_size:
             self.flush()
@@ -102,6 +106,7 @@ class IndexingPipeline:
         from index.bulk import BulkReport, update_action
         from index.documents import crawled_part
 
+        self._flush_deleted()
         posts, self.posts = self.posts, []
         if not posts:
             return
@@ -130,6 +135,25 @@ class IndexingPipeline:
         self.stats.inc_value("qiuzhu/indexed/spooled", report.spooled)
         duplicates = sum(1 for doc in docs if doc["cluster"] != own[doc["id"]])
         self.stats.inc_value("qiuzhu/indexed/duplicates", duplicates)
+
+    def _flush_deleted(self) -> None:
+        from index.backlog import mark_deleted
+
+        ids, self.deleted = self.deleted, []
+        if not ids:
+            return
+        try:
+            report = mark_deleted(self.client, self.names, ids, self.spool)
+        except Exception as exc:  # the marks must reach the spool whatever failed
+            from index.bulk import mark_action
+
+            self._warn_once(type(exc).__name__, "marking deleted requests failed; spooled")
+            self.spool.append(
+                (mark_action(self.names.requests, rid, {"deleted": True}), "error") for rid in ids
+            )
+            return
+        self.stats.inc_value("qiuzhu/indexed/deleted", len(ids) - report.missing - report.spooled)
+        self.stats.inc_value("qiuzhu/indexed/spooled", report.spooled)
 
     def spool_rest(self, reason: str) -> None:
         """Send the buffered posts to the spool without writing them."""

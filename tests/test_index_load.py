@@ -126,3 +126,28 @@ def test_replay_keeps_a_torn_spool_line_for_a_person(backlog):
     assert report.written == 1
     assert backlog.ids() == ["fixture:5"]
     assert path.with_suffix(".corrupt").read_text().startswith('{"action"')
+
+
+def test_a_post_deleted_at_its_source_stays_in_the_backlog_marked_deleted(backlog):
+    from index.backlog import mark_deleted
+
+    load(backlog.client, backlog.names, jsonl(post(1), post(2)))
+    report = mark_deleted(
+        backlog.client, backlog.names, ["fixture:1", "fixture:404"], Spool(backlog.spool_dir)
+    )
+    assert (report.updated, report.missing, report.spooled) == (1, 1, 0)
+    doc, _ = workflow.get_request(backlog.client, backlog.names, "fixture:1")
+    assert doc["deleted"] is True and doc["text"].startswith("测试求助1")
+    assert workflow.get_request(backlog.client, backlog.names, "fixture:2")[0]["deleted"] is False
+    assert backlog.count() == 2
+
+
+def test_deletion_marks_wait_in_the_spool_while_elasticsearch_is_down(backlog):
+    from index.backlog import mark_deleted
+
+    load(backlog.client, backlog.names, jsonl(post(1)))
+    spool = Spool(backlog.spool_dir)
+    down = make_client(["http://127.0.0.1:9"], max_retries=0, request_timeout=2)
+    assert mark_deleted(down, backlog.names, ["fixture:1"], spool).spooled == 1
+    assert replay(backlog.client, backlog.names, spool).updated == 1
+    assert workflow.get_request(backlog.client, backlog.names, "fixture:1")[0]["deleted"] is True

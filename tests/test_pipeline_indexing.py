@@ -4,7 +4,7 @@ import json
 
 import pytest
 from scrapy import Spider
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 from crawlers.items import HelpRequest
@@ -92,13 +92,6 @@ def test_the_same_items_again_are_updates_not_doubles(backlog, tmp_path):
     assert crawler.stats.get_value("qiuzhu/indexed/new") == 0
 
 
-def test_a_deleted_post_without_text_is_dropped_with_its_reason(backlog, tmp_path):
-    crawler, tagging, indexing = _stages(tmp_path)
-    with pytest.raises(DropItem, match="deleted_without_text"):
-        _feed(tagging, indexing, [_item("9", "", deleted=True)])
-    assert crawler.stats.get_value("qiuzhu/dropped/deleted_without_text") == 1
-
-
 def test_elasticsearch_down_spools_every_item_and_replay_indexes_them(
     backlog, tmp_path, monkeypatch
 ):
@@ -129,3 +122,15 @@ def test_a_stop_spools_the_buffer_instead_of_writing_it(backlog, tmp_path):
     assert backlog.count() == 0
     assert Spool(backlog.spool_dir).pending() == 2
     assert crawler.stats.get_value("qiuzhu/indexed/spooled") == 2
+
+
+def test_a_post_now_deleted_at_its_source_is_marked_not_dropped(backlog, tmp_path):
+    crawler, tagging, indexing = _stages(tmp_path, batch=1)
+    _feed(tagging, indexing, [_item("1", BASE)])
+    # The next crawl finds the detail page gone (404/410): an item with no text.
+    _feed(tagging, indexing, [_item("1", "", deleted=True), _item("9", "", deleted=True)])
+    indexing.close_spider()
+    doc = backlog.client.get(index=backlog.names.requests, id="fixture:1")["_source"]
+    assert doc["deleted"] is True and doc["text"] == BASE
+    assert backlog.ids() == ["fixture:1"]
+    assert crawler.stats.get_value("qiuzhu/indexed/deleted") == 1
