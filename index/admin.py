@@ -97,7 +97,9 @@ def ensure(client: Elasticsearch, names: Names) -> str:
                 log.warning("%s has an older mapping: run `qiuzhu index migrate`", index)
         for attr, mapping in SIDE_INDICES.items():
             side = getattr(names, attr)
-            if not client.indices.exists(index=side):
+            if client.indices.exists(index=side):
+                _add_fields(client, side, mapping, attr)
+            else:
                 try:
                     client.indices.create(index=side, **index_body(mapping, attr))
                 except BadRequestError as exc:  # created meanwhile by a concurrent run
@@ -155,6 +157,21 @@ def migrate(client: Elasticsearch, names: Names, force: bool = False) -> Migrati
         )
     log.info("Migrated %d documents from %s to %s; %s stays until removed", copied, old, new, old)
     return Migration(old, new, copied, skipped=False)
+
+
+def _add_fields(client: Elasticsearch, index: str, mapping: dict[str, Any], kind: str) -> None:
+    """Bring a side index's mapping up to the code's, when the change only adds fields."""
+    meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
+    if meta.get("qiuzhu_mapping") == mapping_digest(mapping):
+        return
+    body = index_body(mapping, kind)["mappings"]
+    try:
+        client.indices.put_mapping(index=index, **body)
+        log.info("Added the new fields of %s's mapping", index)
+    except BadRequestError as exc:
+        log.error(
+            "%s's mapping cannot be updated in place (%s): recreate the index", index, exc.error
+        )
 
 
 def _copy(client: Elasticsearch, source: str, target: str) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import Elasticsearch, helpers
 
 from index import bulk, clusters
 from index.bulk import Action, BulkReport, Spool
@@ -121,6 +121,68 @@ def mark_deleted(
         for rid in request_ids
     )
     return bulk.write(client, actions, spool or Spool())
+
+
+def reconcile(
+    client: Elasticsearch,
+    names: Names,
+    since: str,
+    same_episode: clusters.SameEpisode,
+    batch_size: int = 500,
+) -> int:
+    """Link the requests crawled since SINCE to duplicates written beside them.
+
+    Crawl processes of one run write in parallel; two copies of a request written in the
+    same second by two processes could not see each other. Run after the crawls, this
+    compares every request crawled since SINCE with the whole backlog again. Returns how
+    many requests changed cluster.
+    """
+    with answering(client):
+        client.indices.refresh(index=names.requests)
+        hits = helpers.scan(
+            client,
+            index=names.requests,
+            query={"query": {"range": {"crawled_at": {"gte": since}}}},
+            _source=clusters.CANDIDATE_FIELDS,
+            size=batch_size,
+        )
+        moved = 0
+        batch: list[dict[str, Any]] = []
+        for hit in hits:
+            batch.append(clusters.as_post(hit["_source"]))
+            if len(batch) >= batch_size:
+                moved += _relink(client, names, batch, same_episode)
+                batch = []
+        moved += _relink(client, names, batch, same_episode)
+    return moved
+
+
+def _relink(
+    client: Elasticsearch,
+    names: Names,
+    posts: list[dict[str, Any]],
+    same_episode: clusters.SameEpisode,
+) -> int:
+    if not posts:
+        return 0
+    before = {p["id"]: p["cluster"] for p in posts}
+    found = clusters.assign(client, names, posts, same_episode)
+    changed = {p["id"]: p["cluster"] for p in posts if p["cluster"] != before[p["id"]]}
+    if not changed and not found.absorbed:
+        return 0
+    helpers.bulk(
+        client,
+        (
+            bulk.mark_action(names.requests, rid, {"cluster": cluster})
+            for rid, cluster in changed.items()
+        ),
+        raise_on_error=True,
+    )
+    clusters.move_members(client, names, found.absorbed)
+    clusters.refresh(
+        client, names, set(changed.values()) | set(before.values()) | set(found.absorbed.values())
+    )
+    return len(changed)
 
 
 def write_posts(

@@ -90,14 +90,14 @@ def _candidates(client: Elasticsearch, names: Names, keys: list[str]) -> list[di
                 )
             hits = response["hits"]["hits"]
             for hit in hits:
-                found[hit["_id"]] = _as_post(hit["_source"])
+                found[hit["_id"]] = as_post(hit["_source"])
             if len(hits) < _PAGE:
                 break
             after = hits[-1]["sort"]
     return list(found.values())
 
 
-def _as_post(source: dict[str, Any]) -> dict[str, Any]:
+def as_post(source: dict[str, Any]) -> dict[str, Any]:
     """Return a backlog document as the analysed post `same_episode` compares (a copy)."""
     # The index keeps the template's name apart with the other personal data.
     personal = source.get("personal") or {}
@@ -156,7 +156,7 @@ def assign(
     for post in posts:
         # A copy, as the decision reads a post: it may cache things on what it is given
         # (signatures), which must not reach the strict mapping.
-        view = _as_post(post)
+        view = as_post(post)
         seen: set[str] = set()
         for key in post.get("dedup_keys") or []:
             for cand in by_key.get(key, ()):

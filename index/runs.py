@@ -51,6 +51,7 @@ RUN_MAPPING: dict[str, Any] = {
         "requested": KEYWORD,
         "failed_sources": KEYWORD,
         "message": STORED,
+        "relinked": INTEGER,
         "replay": {
             "properties": {
                 "written": INTEGER,

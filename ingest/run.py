@@ -152,6 +152,7 @@ def ingest(
         before: dict[str, datetime | None] = {}
         outcomes = pool.run(chosen, on_start=lambda s: before.__setitem__(s, _high_water(s)))
         entries = [_entry(source, outcomes[source], before.get(source)) for source in chosen]
+        record["relinked"] = _reconcile(client, names, record["started_at"], say)
         for entry in entries:
             say(records.format_source(entry))
         record["replay"]["pending_after"] = spool.pending()
@@ -199,6 +200,21 @@ def _entry(source: str, outcome: Outcome | None, before: datetime | None) -> dic
         log_path=outcome.log_path,
         stopped=outcome.stopped,
     )
+
+
+def _reconcile(client: Any, names: Any, since: str, say: Callable[[str], None]) -> int:
+    """Link what parallel crawls wrote beside each other; 0 when the cluster is down."""
+    from classify.dedup import same_episode
+    from index.backlog import reconcile
+
+    try:
+        moved = reconcile(client, names, since, same_episode)
+    except Unavailable:
+        say("Elasticsearch stopped answering before duplicates across sources were linked")
+        return 0
+    if moved:
+        say(f"Linked {moved} request(s) to duplicates another source wrote at the same time.")
+    return moved
 
 
 def _replay(

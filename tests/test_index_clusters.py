@@ -124,3 +124,35 @@ def test_creating_a_request_someone_else_created_first_keeps_its_workflow(backlo
     assert (report.created, report.updated + report.unchanged, report.spooled) == (0, 1, 0)
     assert doc(backlog, 1)["status"] == "triaged"
     assert backlog.count() == 1
+
+
+def test_reconcile_links_copies_two_parallel_writers_could_not_see(backlog):
+    from index.backlog import reconcile, write_batch
+
+    spool = Spool(backlog.spool_dir)
+    first = templated(1, "陈某某", "67", "发烧五天，咳嗽，社区登记后没有床位。")
+    copy = templated(2, "陈某某", "67", "转发：发烧五天，咳嗽，社区登记后没有床位。")
+    # Two crawl processes write at the same moment: neither sees the other's batch.
+    write_batch(backlog.client, backlog.names, [crawled_part(first)], spool, None)
+    write_batch(backlog.client, backlog.names, [crawled_part(copy)], spool, None)
+    assert doc(backlog, 1)["cluster"] != doc(backlog, 2)["cluster"]
+    assert reconcile(backlog.client, backlog.names, "2000-01-01T00:00:00Z", same_episode) == 1
+    assert doc(backlog, 1)["cluster"] == doc(backlog, 2)["cluster"]
+    assert doc(backlog, 1)["cluster_size"] == 2 and doc(backlog, 1)["is_canonical"]
+    # Once linked, a second pass changes nothing.
+    assert reconcile(backlog.client, backlog.names, "2000-01-01T00:00:00Z", same_episode) == 0
+
+
+def test_a_side_index_gains_new_fields_in_place(backlog):
+    from index import admin
+    from index.mapping import EVENT_MAPPING
+
+    wider = {
+        **EVENT_MAPPING,
+        "properties": {**EVENT_MAPPING["properties"], "extra": {"type": "keyword"}},
+    }
+    admin._add_fields(backlog.client, backlog.names.events, wider, "events")
+    props = backlog.client.indices.get_mapping(index=backlog.names.events)[backlog.names.events][
+        "mappings"
+    ]["properties"]
+    assert "extra" in props
