@@ -11,8 +11,8 @@ from typing import Any
 
 from classify.dedup import Clusterer, cluster_id, dedup_keys, normalise_for_dedup, signature
 from classify.needs import decide_kind, decide_needs, score_needs
-from classify.nlp import get_nlp, normalise
-from classify.personal import mask_text, names_from_template, scan_numbers
+from classify.nlp import WORDS_KEY, get_nlp, normalise
+from classify.personal import mask_text, names_from_template, number_spans, scan_numbers
 from classify.urgency import decide_urgency
 from qiuzhu.errors import InvalidInput
 
@@ -88,17 +88,22 @@ def _analyze(post: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         }
     )
     out.update(doc._.places)
-    phones, masked, id_numbers = scan_numbers(text)
+    numbers = number_spans(text)
+    phones, masked, id_numbers = scan_numbers(text, numbers)
     out["phones"] = masked
     out["id_numbers"] = [f"{n[:6]}********{n[-4:]}" for n in id_numbers]
     out["names"] = names_from_template(fields)
     # What roles that may not see contact data are shown instead of the text.
-    out["text_masked"] = mask_text(text, out["names"])
+    out["text_masked"] = mask_text(text, out["names"], numbers)
     out["template"] = fields
-    starts = doc._.starts
-    if starts is None:
-        starts = [token.idx for token in doc]
-    out["text_seg"] = _segmented(doc._.text if doc._.text is not None else doc.text, starts)
+    words = doc.user_data.get(WORDS_KEY)
+    if words is not None:
+        out["text_seg"] = " ".join(word for word in words if not word.isspace())
+    else:
+        starts = doc._.starts
+        if starts is None:
+            starts = [token.idx for token in doc]
+        out["text_seg"] = _segmented(doc._.text if doc._.text is not None else doc.text, starts)
     norm = normalise_for_dedup(norm_text)
     sig = signature(text, norm)
     out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig, norm, phones)

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 # jieba frequency given to added words: high enough to keep them whole over a split.
 _WORD_FREQ = 2000
+#: Where the tokenizer leaves jieba's words in `doc.user_data` (the segmented text).
+WORDS_KEY = "qiuzhu.words"
 
 for _name in ("template", "cues", "places", "text", "starts"):
     if not Doc.has_extension(_name):
@@ -65,6 +67,7 @@ class JiebaTokenizer:
             offset += len(word)
         doc._.starts = starts
         doc._.text = text
+        doc.user_data[WORDS_KEY] = words
         return doc
 
 

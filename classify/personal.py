@@ -61,9 +61,20 @@ def mask_number(kind: str, digits: str) -> str:
     return f"{digits[:6]}********{digits[-4:]}"
 
 
-def scan_numbers(text: str) -> tuple[list[str], list[str], list[str]]:
-    """Return (phone digits, masked phones, ID-card numbers) of TEXT in one pass, each unique."""
-    spans = _spans(_ascii(text))
+def number_spans(text: str) -> list[tuple[int, int, str, str]]:
+    """Return (start, end, kind, digits) of the phone and ID numbers of TEXT, in order."""
+    return _spans(_ascii(text))
+
+
+def scan_numbers(
+    text: str, spans: list[tuple[int, int, str, str]] | None = None
+) -> tuple[list[str], list[str], list[str]]:
+    """Return (phone digits, masked phones, ID-card numbers) of TEXT in one pass, each unique.
+
+    SPANS (from `number_spans`) may be given when the caller has them already.
+    """
+    if spans is None:
+        spans = _spans(_ascii(text))
     phones = [d for _, _, kind, d in spans if kind != "id"]
     masked = [mask_number(kind, d) for _, _, kind, d in spans if kind != "id"]
     ids = [d for _, _, kind, d in spans if kind == "id"]
@@ -109,14 +120,20 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1)
 
 
-def mask_text(text: str, names: Iterable[str] = ()) -> str:
-    """Return TEXT with phone numbers, ID-card numbers and the given NAMES masked."""
+def mask_text(
+    text: str, names: Iterable[str] = (), spans: list[tuple[int, int, str, str]] | None = None
+) -> str:
+    """Return TEXT with phone numbers, ID-card numbers and the given NAMES masked.
+
+    SPANS (from `number_spans`) may be given when the caller has them already.
+    """
     if not text:
         return text
-    folded = _ascii(text)
+    if spans is None:
+        spans = _spans(_ascii(text))
     pieces: list[str] = []
     last = 0
-    for start, end, kind, digits in _spans(folded):
+    for start, end, kind, digits in spans:
         pieces.append(text[last:start])
         pieces.append(mask_number(kind, digits))
         last = end

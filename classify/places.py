@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import ahocorasick
 import yaml
 
 from classify import gazetteer
@@ -33,6 +34,8 @@ _HOUSING = re.compile(
 )
 # Address-field evidence counts double: the poster wrote it to say where the person is.
 _ADDRESS_WEIGHT = 2.0
+# City fields up to this length are remembered (武汉, 武汉市, 湖北武汉 ...).
+_CACHED_FIELD_MAX = 12
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class Area:
     street: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Mention:
     """One place name found in a post and the entries it may mean, with a weight."""
 
@@ -86,6 +89,27 @@ def areas() -> dict[str, Area]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _automata() -> tuple[Any, Any]:
+    """Return Aho-Corasick automata over the hospital names and the colloquial areas."""
+    out = []
+    for names in (hospital_names(), tuple(areas())):
+        automaton = ahocorasick.Automaton()
+        for name in names:
+            automaton.add_word(name, len(name))
+        if names:
+            automaton.make_automaton()
+        out.append(automaton if names else None)
+    return out[0], out[1]
+
+
+def _occurrences(automaton: Any, text: str) -> list[tuple[int, int]]:
+    """Return (start, end) of every occurrence, overlaps included, of the automaton's names."""
+    if automaton is None or not text:
+        return []
+    return [(end - size + 1, end + 1) for end, size in automaton.iter(text)]
+
+
 @lru_cache(maxsize=65536)
 def _chain(index: int) -> frozenset[int]:
     """Return the entry and its ancestors, as a set (cached: most posts name few places)."""
@@ -93,25 +117,19 @@ def _chain(index: int) -> frozenset[int]:
 
 
 def _hospital_spans(text: str) -> list[tuple[int, int]]:
-    spans = []
-    for name in hospital_names():
-        start = text.find(name)
-        while start >= 0:
-            spans.append((start, start + len(name)))
-            start = text.find(name, start + 1)
-    return spans
+    return _occurrences(_automata()[0], text)
 
 
 def find_mentions(text: str, weight: float = 1.0) -> list[Mention]:
     """Return the place names in TEXT, leftmost-longest, without those naming hospitals."""
+    if not text:
+        return []
     gaz = gazetteer.load()
     colloquial = areas()
     hits = gaz.find(text)
-    for name in colloquial:
-        start = text.find(name)
-        while start >= 0:
-            hits.append((start, start + len(name), name))
-            start = text.find(name, start + 1)
+    hits.extend((s, e, text[s:e]) for s, e in _occurrences(_automata()[1], text))
+    if not hits:
+        return []
     hits.sort(key=lambda hit: (hit[0], hit[0] - hit[1]))
     hospitals = _hospital_spans(text)
     mentions: list[Mention] = []
@@ -228,10 +246,22 @@ def _lower(mentions: list[Mention], level: int, within: int, city: int) -> dict[
     return scores
 
 
+@lru_cache(maxsize=4096)
+def _cached_field_mentions(text: str) -> tuple[Mention, ...]:
+    return tuple(find_mentions(text, _ADDRESS_WEIGHT))
+
+
+def _field_mentions(city_field: str) -> list[Mention]:
+    """Return the mentions of a template city field (few distinct values: remembered)."""
+    if len(city_field) > _CACHED_FIELD_MAX:
+        return find_mentions(city_field, _ADDRESS_WEIGHT)
+    return list(_cached_field_mentions(city_field))
+
+
 def resolve(address: str = "", text: str = "", city_field: str = "") -> dict[str, Any]:
     """Return the place fields (names, codes, place_candidates) for one post."""
     out = _empty()
-    mentions = find_mentions(city_field, _ADDRESS_WEIGHT) + find_mentions(address, _ADDRESS_WEIGHT)
+    mentions = _field_mentions(city_field) + find_mentions(address, _ADDRESS_WEIGHT)
     rest = text.replace(address, " ") if address else text
     mentions += find_mentions(rest, 1.0)
     if not mentions:
