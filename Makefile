@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 QIUZHU := $(BIN)/qiuzhu
 
-.PHONY: demo test setup lint pytest es-start es-stop clean
+.PHONY: demo test setup lint pytest es-start es-stop clean browser
 
 demo: setup
 	$(QIUZHU) demo
 
-test: setup lint pytest
+test: setup browser lint pytest
 
 setup: $(VENV)/.installed node_modules/.installed
 	$(QIUZHU) es fetch
@@ -41,3 +41,9 @@ es-stop:
 
 clean:
 	rm -rf $(VENV) node_modules build *.egg-info
+
+# Debian's Chromium and a CJK font for the console tests (Playwright's own browser downloads
+# do not work offline); installed only when missing.
+browser:
+	@test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . || \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei)

@@ -40,7 +40,7 @@ _HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 
@@ -98,7 +98,8 @@ def create_app(
     Every argument overrides the matching setting (QIUZHU_ES_URLS, QIUZHU_INDEX_PREFIX,
     QIUZHU_API_SESSION_SECRET, QIUZHU_API_SESSION_HOURS).
     """
-    client = client or make_client(es_urls)
+    # Enough connections for every worker thread, so concurrent searches never queue here.
+    client = client or make_client(es_urls, connections_per_node=64)
     index_names = names(prefix)
     signer = auth.Signer(
         secret or auth.load_secret(), session_hours or settings.get("API_SESSION_HOURS")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api import params
@@ -41,7 +42,7 @@ def me(request: Request, user: Caller) -> dict[str, Any]:
 
 
 @router.get("/requests")
-def search(request: Request, user: Caller) -> dict[str, Any]:
+def search(request: Request, user: Caller) -> JSONResponse:
     """Return one page of the backlog (one row per duplicate cluster) with facet counts."""
     query = request.query_params
     params.check_known(query, (*params.FILTER_PARAMS, *params.PAGE_PARAMS))
@@ -51,15 +52,18 @@ def search(request: Request, user: Caller) -> dict[str, Any]:
     page = views.search_page(
         state.client, state.names, filters, links=user.sees_contacts, **options.kwargs()
     )
-    return {
-        "total": page.total,
-        "clusters": page.clusters,
-        "page": options.page,
-        "size": options.size,
-        "sort": options.sort,
-        "rows": page.rows,
-        "facets": {k: [{"value": v, "count": n} for v, n in f] for k, f in page.facets.items()},
-    }
+    # Plain JSON types only: returning the response skips FastAPI's per-field encoding.
+    return JSONResponse(
+        {
+            "total": page.total,
+            "clusters": page.clusters,
+            "page": options.page,
+            "size": options.size,
+            "sort": options.sort,
+            "rows": page.rows,
+            "facets": {k: [{"value": v, "count": n} for v, n in f] for k, f in page.facets.items()},
+        }
+    )
 
 
 @router.get("/requests/{request_id}")

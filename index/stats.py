@@ -198,14 +198,19 @@ def backlog_age(
         },
     }
     aggs = _search(client, names, body)["aggregations"]
+    order = [label for _, label in AGE_BUCKETS] + ["> 7 天"]
     oldest = aggs["oldest"].get("value_as_string")
     waited = (as_of - datetime.fromisoformat(oldest)).total_seconds() / 3600 if oldest else None
     return {
         "as_of": as_of.isoformat(),
-        "buckets": [
-            {"age": b["key"], "requests": int(b["requests"]["value"])}
-            for b in aggs["age"]["buckets"]
-        ],
+        # Youngest first, in the order of AGE_BUCKETS (Elasticsearch orders by `from`).
+        "buckets": sorted(
+            (
+                {"age": b["key"], "requests": int(b["requests"]["value"])}
+                for b in aggs["age"]["buckets"]
+            ),
+            key=lambda b: order.index(b["age"]),
+        ),
         "open": sum(int(b["requests"]["value"]) for b in aggs["age"]["buckets"]),
         "longest_wait_hours": round(waited, 1) if waited is not None else None,
     }

@@ -123,7 +123,14 @@ def search_page(
         first = client.search(index=names.requests, body=search.to_dict(), ignore_unavailable=True)
         hits = first["hits"]["hits"]
         summaries: dict[str, Any] = {}
-        clusters = sorted({h["_source"]["cluster"] for h in hits if h["_source"].get("cluster")})
+        # A cluster of one needs no summary: its row already says its source and kind.
+        clusters = sorted(
+            {
+                h["_source"]["cluster"]
+                for h in hits
+                if h["_source"].get("cluster") and (h["_source"].get("cluster_size") or 1) > 1
+            }
+        )
         if clusters and kwargs.get("collapse", True):
             second = client.search(index=names.requests, body=_cluster_summary(names, clusters))
             for bucket in second["aggregations"]["c"]["buckets"]:
@@ -132,7 +139,9 @@ def search_page(
     for hit in hits:
         row = shape(hit["_source"], links=links)
         bucket = summaries.get(row.get("cluster", ""))
-        if bucket:
+        if not bucket:
+            row["sources"] = [row["source"]] if row.get("source") else []
+        else:
             row["sources"] = [b["key"] for b in bucket["sources"]["buckets"]]
             row["last_posted_at"] = bucket["last"].get("value_as_string")
             latest = bucket["updates"]["latest"]["hits"]["hits"]

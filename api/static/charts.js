@@ -28,7 +28,7 @@ const Charts = (() => {
   function heatmap(box, rows, cols, value, rowLabel, colLabel) {
     if (!rows.length || !cols.length) return empty(box);
     clear(box);
-    const cell = 44, cellH = 30, left = 110, top = 70;
+    const cell = 72, cellH = 34, left = 110, top = 80;
     const width = left + cols.length * cell + 10, height = top + rows.length * cellH + 10;
     const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", class: "heatmap" });
     root.append(svg("title", {}, "各区 × 需求 求助数热力图"));

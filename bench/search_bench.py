@@ -1,0 +1,262 @@
+"""Search latency through the API beside the same queries sent straight to Elasticsearch.
+
+Generates N invented backlog documents with a seeded generator (districts, streets, needs,
+urgency, duplicate clusters; no real person), bulk-loads them under a bench index prefix,
+starts `qiuzhu serve` on loopback in a subprocess, and for 1, 5 and 20 concurrent clients
+sends the same query mix (a) to the API over HTTP with an API token and (b) straight to
+Elasticsearch (the main search body the API builds). Prints p50/p95/p99 of both and the
+ratio of the p95s. A script that prints figures, not a test.
+
+Run: .venv/bin/python -m bench.search_bench --docs 100000 --es http://127.0.0.1:9250
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from index import bulk, users
+from index.admin import drop, ensure
+from index.client import make_client
+from index.documents import crawled_part
+from index.mapping import Names, names
+from index.search import Filters, build_search
+from index.views import _restrict
+
+WUHAN = timezone(timedelta(hours=8))
+DISTRICTS = {
+    "江岸区": ["后湖街道", "百步亭花园路街道", "二七街道", "台北街道"],
+    "武昌区": ["中南路街道", "水果湖街道", "徐家棚街道", "杨园街道"],
+    "江汉区": ["民族街道", "唐家墩街道", "汉兴街道"],
+    "硚口区": ["宝丰街道", "古田街道", "韩家墩街道"],
+    "汉阳区": ["四新街道", "琴断口街道", "五里墩街道"],
+    "洪山区": ["关山街道", "珞南街道", "狮子山街道"],
+    "青山区": ["红卫路街道", "钢花村街道"],
+    "东西湖区": ["吴家山街道", "将军路街道"],
+}
+NEEDS = {
+    "bed": "发烧多天 CT显示双肺感染 求床位 求收治",
+    "testing": "一直发烧 做不了核酸检测 求确诊",
+    "medicine": "家里老人高血压药快吃完了 求药",
+    "urgent_care": "透析病人 医院停诊 急需透析",
+    "supplies": "社区卫生站缺口罩 防护服 消毒液",
+    "food": "独居老人 家里没有菜了 需要买菜 米面油",
+    "transport": "医护人员下夜班 没有车 求接送",
+    "special_care": "父母都被隔离 孩子一个人在家 没人照顾",
+    "mental": "失眠焦虑 情绪崩溃 需要心理疏导",
+    "pets": "主人被隔离 家里猫狗没人喂",
+    "other": "咨询 开具证明 其他求助",
+}
+URGENCY = (("normal", 0.6), ("high", 0.3), ("critical", 0.1))
+QUERIES: list[dict[str, Any]] = [
+    {},
+    {"district": "武昌区"},
+    {"need": "food"},
+    {"q": "发烧"},
+    {"q": "透析", "urgency": "critical"},
+    {"district": "江岸区", "need": "bed"},
+    {"q": "买菜 老人"},
+    {"sort": "recent"},
+    {"street": "中南路街道"},
+    {"q": "核酸检测", "sort": "relevance"},
+    {"since": "2020-02-01", "until": "2020-02-10"},
+    {"need": "transport,medicine", "page": "2"},
+]
+
+
+def generate(count: int, seed: int) -> Iterator[dict[str, Any]]:
+    """Yield COUNT analysed posts; about a fifth repeat an earlier request's cluster."""
+    rng = random.Random(seed)
+    start = datetime(2020, 1, 23, 8, tzinfo=WUHAN)
+    recent: list[tuple[str, str]] = []
+    for n in range(count):
+        district = rng.choice(list(DISTRICTS))
+        street = rng.choice(DISTRICTS[district])
+        needs = rng.sample(list(NEEDS), k=rng.choice((1, 1, 1, 2)))
+        urgency = rng.choices([u for u, _ in URGENCY], [w for _, w in URGENCY])[0]
+        posted = start + timedelta(minutes=n * 60 * 24 * 45 / count + rng.random())
+        cluster = f"c-{n}"
+        if recent and rng.random() < 0.2:
+            cluster, district = rng.choice(recent)
+        else:
+            recent.append((cluster, district))
+            recent = recent[-2000:]
+        text = " ".join(NEEDS[need] for need in needs)
+        yield {
+            "id": str(n),
+            "source": rng.choice(("weibo", "douban", "forum", "board")),
+            "text": f"{district}{street} {text} 电话1{rng.randint(3000000000, 9999999999)}",
+            "kind": "request",
+            "needs": needs,
+            "urgency": urgency,
+            "city": "武汉市",
+            "district": district if rng.random() > 0.1 else None,
+            "street": street,
+            "posted_at": posted.isoformat(),
+            "cluster": cluster,
+        }
+
+
+def load(client: Any, where: Names, count: int, seed: int) -> None:
+    """Bulk-load the generated posts, with cluster sizes and urgencies set as refresh would."""
+    ensure(client, where)
+    posts = list(generate(count, seed))
+    rank = {"critical": 3, "high": 2, "normal": 1}
+    size: dict[str, int] = {}
+    top: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for post in posts:
+        c = post["cluster"]
+        size[c] = size.get(c, 0) + 1
+        top[c] = max(top.get(c, 0), rank[post["urgency"]])
+        first.setdefault(c, post["id"])
+    for post in posts:
+        c = post["cluster"]
+        post.update(
+            cluster_size=size[c], cluster_urgency_rank=top[c], is_canonical=first[c] == post["id"]
+        )
+    actions = (bulk.update_action(where.requests, crawled_part(p)) for p in posts)
+    report = bulk.write(client, actions, chunk_size=2000)
+    client.indices.refresh(index=where.requests)
+    loaded = client.count(index=where.requests)["count"]
+    print(f"loaded {loaded} documents (errors: {dict(report.errors) or 'none'})")
+
+
+def _filters(query: dict[str, Any]) -> tuple[Filters, dict[str, Any]]:
+    from starlette.datastructures import QueryParams
+
+    from api.params import filters, page_options
+
+    params = QueryParams(urlencode(query))
+    return filters(params, contacts=True), page_options(params).kwargs()
+
+
+def measure(fn: Callable[[dict[str, Any]], None], clients: int, per_client: int) -> list[float]:
+    """Run FN over the query mix from CLIENTS threads; return every latency in ms."""
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        mine = []
+        for i in range(per_client):
+            query = QUERIES[(offset + i) % len(QUERIES)]
+            began = time.perf_counter()
+            fn(query)
+            mine.append((time.perf_counter() - began) * 1000)
+        with lock:
+            times.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=100_000, help="Documents to generate.")
+    parser.add_argument("--seed", type=int, default=7, help="Seed of the generator.")
+    parser.add_argument("--es", default="http://127.0.0.1:9250", help="Elasticsearch URL.")
+    parser.add_argument("--requests", type=int, default=240, help="Queries per client count.")
+    parser.add_argument("--keep", action="store_true", help="Keep the bench indices afterwards.")
+    args = parser.parse_args()
+    prefix = f"qiuzhu-bench-{uuid.uuid4().hex[:8]}"
+    where = names(prefix)
+    client = make_client([args.es], connections_per_node=64, request_timeout=120)
+    began = time.perf_counter()
+    load(client, where, args.docs, args.seed)
+    print(f"load took {time.perf_counter() - began:.0f} s")
+    password = secrets.token_urlsafe(12)
+    users.add_user(client, where, "bench", "dispatcher", password, replace=True)
+    token = users.create_token(client, where, "bench", days=1)
+    port = _free_port()
+    env = {**os.environ, "QIUZHU_ES_URLS": args.es, "QIUZHU_INDEX_PREFIX": prefix}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        local = threading.local()
+
+        def via_api(query: dict[str, Any]) -> None:
+            if not hasattr(local, "http"):
+                local.http = httpx.Client(
+                    base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+                )
+            response = local.http.get("/api/requests", params=query)
+            response.raise_for_status()
+
+        bodies = {}
+        for query in QUERIES:
+            filters, kwargs = _filters(query)
+            search = _restrict(build_search(where, filters, personal=False, **kwargs))
+            bodies[repr(query)] = search.to_dict()
+
+        def direct(query: dict[str, Any]) -> None:
+            client.search(index=where.requests, body=bodies[repr(query)])
+
+        for fn in (via_api, direct):  # warm caches and connections
+            measure(fn, 4, len(QUERIES))
+        print(f"\n{args.docs} documents, {args.requests} queries per run, {len(QUERIES)} queries")
+        print(
+            f"{'clients':>7} | {'API p50':>8} {'p95':>8} {'p99':>8} | "
+            f"{'ES p50':>8} {'p95':>8} {'p99':>8} | p95 ratio"
+        )
+        for clients in (1, 5, 20):
+            per = max(1, args.requests // clients // 2)
+            # Interleaved halves (API, ES, ES, API), so a neighbour's load burst on this
+            # shared machine weighs on both sides alike.
+            api_ms = measure(via_api, clients, per)
+            es_ms = measure(direct, clients, per)
+            es_ms += measure(direct, clients, per)
+            api_ms += measure(via_api, clients, per)
+            print(
+                f"{clients:>7} | {pct(api_ms, 50):8.1f} {pct(api_ms, 95):8.1f} "
+                f"{pct(api_ms, 99):8.1f} | {pct(es_ms, 50):8.1f} {pct(es_ms, 95):8.1f} "
+                f"{pct(es_ms, 99):8.1f} | {pct(api_ms, 95) / pct(es_ms, 95):.2f}x"
+            )
+        print("(milliseconds; the API also runs one small per-page cluster-summary query)")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        if not args.keep:
+            drop(client, where)
+
+
+if __name__ == "__main__":
+    main()

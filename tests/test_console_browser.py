@@ -1,0 +1,177 @@
+"""The console end to end in a real headless Chromium against a real server and backlog."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from helpers_api import PASSWORD, XSS, add_users, stock
+from playwright.sync_api import expect
+
+from api.app import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "reports" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(backlog):
+    stock(backlog)
+    add_users(backlog)
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(secret=b"browser"), host="127.0.0.1", port=port, log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        page.dialogs = []  # type: ignore[attr-defined]
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        yield page
+        context.close()
+        browser.close()
+
+
+def _login(page, server, name):
+    page.goto(f"{server}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+
+
+def test_dispatcher_searches_filters_opens_a_cluster_assigns_and_resolves(server, page):
+    _login(page, server, "disp")
+    page.wait_for_selector("#rows .row")
+    assert page.locator("#rows .row").count() == 6
+    # The critical cluster comes first and says it has three posts from two sources.
+    first = page.locator("#rows .row").first
+    assert "危重" in first.inner_text() and "3 条重复" in first.inner_text()
+
+    page.fill("#q", "买菜")
+    page.click("#search-form button")
+    expect(page.locator("#rows .row")).to_have_count(1)
+    page.click("#clear")
+    expect(page.locator("#rows .row")).to_have_count(6)
+
+    page.select_option("#district", "武昌区")
+    expect(page.locator("#rows .row")).to_have_count(2)
+    page.check("#facets input[data-param=need][value=food]")
+    expect(page.locator("#rows .row")).to_have_count(1)
+    assert "独居老人" in page.locator("#rows .row").first.inner_text()
+    page.click("#clear")
+    expect(page.locator("#rows .row")).to_have_count(6)
+
+    # Expand the critical cluster: every member with its time and link.
+    page.locator("#rows .row").first.locator(".cluster-size").click()
+    members = page.locator("#rows .row").first.locator(".members .member")
+    members.first.wait_for()
+    assert members.count() == 3
+    assert members.first.locator("a").get_attribute("href") == "https://douban.example/2"
+    page.screenshot(path=str(SCREENSHOTS / "dispatcher.png"), full_page=False)
+
+    # Open the transport request, assign it to a team and a volunteer, then resolve it.
+    page.locator("#rows .row", has_text="透析").click()
+    page.wait_for_selector("#workflow")
+    assert page.locator("#suggestion").count() == 0  # no outcome update on this request
+    page.select_option("#wf-team", "transport")
+    page.fill("#wf-assignee", "江汉车队")
+    page.fill("#wf-note", "已联系司机")
+    page.click("#workflow button[type=submit]")
+    expect(page.locator("#history")).to_contain_text("江汉车队")
+    assert page.locator("#wf-status option[value=resolved]").count() == 1
+    page.select_option("#wf-status", "resolved")
+    page.click("#workflow button[type=submit]")
+    expect(page.locator("#history")).to_contain_text("已解决")
+    history = page.inner_text("#history")
+    assert "已分派" in history and "已联系司机" in history
+    page.screenshot(path=str(SCREENSHOTS / "dispatcher-detail.png"), full_page=False)
+
+    # The critical request shows the outcome update and suggests closing it.
+    page.locator("#rows .row").first.click()
+    page.wait_for_selector("#suggestion")
+    assert "已收治" in page.inner_text("#suggestion")
+    assert page.dialogs == []
+
+
+def test_crawled_markup_renders_as_inert_text(server, page):
+    _login(page, server, "disp")
+    page.fill("#q", "核酸")
+    page.click("#search-form button")
+    expect(page.locator("#rows .row")).to_have_count(1)
+    row = page.locator("#rows .row").first
+    assert XSS in row.inner_text()
+    row.click()
+    page.wait_for_selector("#detail-text")
+    assert XSS in page.inner_text("#detail-text")
+    page.click("#reveal")
+    page.wait_for_selector("#contact .full")
+    assert XSS in page.inner_text("#contact .full")
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    assert page.locator("main script, main img").count() == 0
+    assert page.locator("img[src=x]").count() == 0
+
+
+def test_analyst_sees_charts_tables_and_no_contact_data(server, page):
+    _login(page, server, "ana")
+    assert page.url.endswith("/analyst")
+    page.wait_for_selector("#heatmap svg rect[data-value]")
+    cells = page.locator("#heatmap svg rect[data-value]")
+    assert cells.count() > 0
+    page.wait_for_selector("#daily svg path.line")
+    page.wait_for_selector("#communities tbody tr")
+    assert "中南二路社区" in page.inner_text("#communities")
+    body = page.content()
+    assert "13812345678" not in body and "王建国" not in body
+    page.screenshot(path=str(SCREENSHOTS / "analyst.png"), full_page=True)
+    # An analyst who types the dispatchers' address is sent back to their own page.
+    page.goto(f"{server}/")
+    assert page.url.endswith("/analyst")
+
+
+def test_admin_sees_the_runs_empty_state_and_users(server, page):
+    _login(page, server, "root")
+    page.goto(f"{server}/admin")
+    page.wait_for_selector("#users tbody tr")
+    assert "还没有采集运行记录" in page.inner_text("#runs")
+    assert "ana" in page.inner_text("#users")
