@@ -11,7 +11,7 @@ from typing import Any
 
 from classify.dedup import Clusterer, cluster_id, dedup_keys, normalise_for_dedup, signature
 from classify.needs import decide_kind, decide_needs, score_needs
-from classify.nlp import WORDS_KEY, get_nlp, normalise
+from classify.nlp import WORDS_KEY, get_nlp, keep_dictionary_words, normalise
 from classify.personal import mask_text, names_from_template, number_spans, scan_numbers
 from classify.urgency import decide_urgency
 from qiuzhu.errors import InvalidInput
@@ -66,7 +66,8 @@ def _segmented(text: str, starts: list[int]) -> str:
     return " ".join(word for word in words if not word.isspace())
 
 
-def _analyze(post: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[str, Any], Any]:
+    """Return the analysed POST and its MinHash signature; add its words to SEEN."""
     text = _check(post)
     norm_text = normalise(text)
     doc = get_nlp()(norm_text)
@@ -97,6 +98,8 @@ def _analyze(post: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     out["text_masked"] = mask_text(text, out["names"], numbers)
     out["template"] = fields
     words = doc.user_data.get(WORDS_KEY)
+    if seen is not None and words is not None:
+        seen.update(words)
     if words is not None:
         out["text_seg"] = " ".join(word for word in words if not word.isspace())
     else:
@@ -129,6 +132,7 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
     errors = 0
     nlp = get_nlp()
     zone: contextlib.ExitStack | None = None
+    seen: set[str] = set()
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         for number, line in enumerate(lines, start=1):
             if zone is None or number % _ZONE_POSTS == 0:
@@ -136,6 +140,8 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
                 # it ever saw: free what each chunk of posts added.
                 if zone is not None:
                     zone.close()
+                    keep_dictionary_words(nlp, seen)
+                    seen.clear()
                 zone = contextlib.ExitStack()
                 zone.enter_context(nlp.memory_zone())
             if not line.strip():
@@ -144,7 +150,7 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
                 continue
             try:
                 post = json.loads(line)
-                out, sig = _analyze(post)
+                out, sig = _analyze(post, seen)
             except (ValueError, InvalidInput) as exc:
                 message = exc.message if isinstance(exc, InvalidInput) else f"not JSON: {exc}"
                 spool.write(_error(number, message) + "\n")

@@ -62,6 +62,21 @@ class Gazetteer:
     by_code: dict[str, int] = field(default_factory=dict)
     aliases: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     automaton: Any = None
+    #: The lengths of the aliases that start with each two characters (longest first),
+    #: built at load time by `index_prefixes`; not pickled.
+    prefixes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def index_prefixes(self) -> None:
+        """Index the aliases by their first two characters (every alias has two or more)."""
+        lengths: dict[str, set[int]] = {}
+        for alias in self.aliases:
+            lengths.setdefault(alias[:2], set()).add(len(alias))
+        self.prefixes = {key: tuple(sorted(v, reverse=True)) for key, v in lengths.items()}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["prefixes"] = {}
+        return state
 
     def add(self, code: str, name: str, level: int, parent_code: str | None) -> int:
         """Add one division entry and return its index."""
@@ -101,10 +116,28 @@ class Gazetteer:
         return self.aliases.get(name, [])
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
-        """Return (start, end, alias) of every alias occurring in TEXT, overlaps included."""
-        if not text or self.automaton is None:
+        """Return (start, end, alias) of every alias occurring in TEXT, overlaps included.
+
+        Ordered by start, longest first. A dictionary probe by the two characters at each
+        position: several times faster than the automaton, whose root has thousands of
+        edges searched one by one.
+        """
+        if not text:
             return []
-        return [(end - len(alias) + 1, end + 1, alias) for end, alias in self.automaton.iter(text)]
+        if not self.prefixes:
+            self.index_prefixes()
+        prefixes = self.prefixes
+        aliases = self.aliases
+        found = []
+        for start in range(len(text) - 1):
+            lengths = prefixes.get(text[start : start + 2])
+            if lengths is None:
+                continue
+            for length in lengths:
+                alias = text[start : start + length]
+                if len(alias) == length and alias in aliases:
+                    found.append((start, start + length, alias))
+        return found
 
 
 def _strip(name: str, suffixes: tuple[str, ...]) -> str:
@@ -213,6 +246,7 @@ def load() -> Gazetteer:
         try:
             with cache.open("rb") as handle:
                 gaz: Gazetteer = pickle.load(handle)
+            gaz.index_prefixes()
             return gaz
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             log.warning("Gazetteer cache %s is unreadable; rebuilding it", cache)
@@ -226,4 +260,5 @@ def load() -> Gazetteer:
         tmp.replace(cache)
     except OSError as exc:
         log.warning("Could not cache the gazetteer index at %s: %s", cache, exc)
+    gaz.index_prefixes()
     return gaz

@@ -91,12 +91,16 @@ def cues_component(doc: Doc) -> Doc:
     if starts is None:
         starts = doc._.starts = [token.idx for token in doc]
     spans = []
+    # Labels as hashes: the labels are in the string store for good (see build_nlp).
+    hashes = doc.vocab.strings
     for cue in cues:
         # The tokens covering the cue's characters (spaCy's "expand" alignment).
-        first = max(0, bisect_right(starts, cue.start) - 1)
+        first = bisect_right(starts, cue.start) - 1
         last = bisect_left(starts, cue.end)
+        if first < 0:
+            first = 0
         if first < last:
-            spans.append(Span(doc, first, last, label=cue.label))
+            spans.append(Span(doc, first, last, label=hashes[cue.label]))
     doc.spans["cues"] = spans
     return doc
 
@@ -125,7 +129,29 @@ def _custom_words() -> list[str]:
 
 def normalise(text: str) -> str:
     """Return TEXT in the form the pipeline reads (NFKC: ASCII digits, colons, brackets)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
     return unicodedata.normalize("NFKC", text)
+
+
+def keep_dictionary_words(nlp: Language, words: set[str]) -> int:
+    """Give the jieba dictionary words among WORDS a lexeme for good; return how many.
+
+    Call outside any memory zone. A zone frees every lexeme made inside it, so without
+    this each zone of posts would build the lexemes of the same common words again;
+    the dictionary is finite, so the vocabulary stays bounded, while names and numbers
+    (not in the dictionary) still leave with their zone.
+    """
+    import jieba
+
+    dictionary = jieba.dt.FREQ
+    vocab = nlp.vocab
+    added = 0
+    for word in words:
+        if dictionary.get(word) and word not in vocab:
+            vocab[word]  # looking the word up makes its lexeme
+            added += 1
+    return added
 
 
 def build_nlp() -> Language:
@@ -139,6 +165,9 @@ def build_nlp() -> Language:
         jieba.add_word(word, freq=_WORD_FREQ)
     log.info("jieba dictionary extended with %d place names and cue phrases", len(words))
     nlp.tokenizer = JiebaTokenizer(nlp.vocab)
+    for label in patterns().labels:
+        # Outside any memory zone: kept for good, so spans can carry the label's hash.
+        nlp.vocab.strings.add(label)
     nlp.add_pipe("qiuzhu_template")
     nlp.add_pipe("qiuzhu_cues")
     nlp.add_pipe("qiuzhu_places")

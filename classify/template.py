@@ -115,7 +115,10 @@ def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 def _normalise(text: str) -> str:
     # NFKC turns full-width digits, colons and brackets into their ASCII forms but leaves
-    # 【】, so ages and phone numbers come out in one form.
+    # 【】, so ages and phone numbers come out in one form. The quick check first: most
+    # texts reach here already normalised.
+    if unicodedata.is_normalized("NFKC", text):
+        return text
     return unicodedata.normalize("NFKC", text)
 
 
