@@ -55,6 +55,8 @@ RUN_MAPPING: dict[str, Any] = {
         "replay": {
             "properties": {
                 "written": INTEGER,
+                # deletion marks of requests the backlog never held
+                "missing": INTEGER,
                 "spooled": INTEGER,
                 "pending_before": INTEGER,
                 "pending_after": INTEGER,

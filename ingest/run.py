@@ -232,7 +232,12 @@ def _replay(
     except Unavailable:
         log.warning("Elasticsearch stopped answering during the replay; the spool is kept")
         return {"written": 0, "spooled": 0, "pending_before": pending}
-    return {"written": report.written, "spooled": report.spooled, "pending_before": pending}
+    return {
+        "written": report.written,
+        "missing": report.missing,
+        "spooled": report.spooled,
+        "pending_before": pending,
+    }
 
 
 def _save(client: Any, names: Any, record: dict[str, Any], quiet: bool = False) -> bool:
