@@ -81,6 +81,11 @@ def shingle_hashes(norm: str) -> np.ndarray:
     if len(codes) < SHINGLE:
         codes = np.concatenate([codes, np.zeros(SHINGLE - len(codes), dtype=np.uint64)])
     packed = codes[:-2] << np.uint64(42) | codes[1:-1] << np.uint64(21) | codes[2:]
+    return np.unique((fmix64(packed) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+
+
+def fmix64(packed: np.ndarray) -> np.ndarray:
+    """Return MurmurHash3's 64-bit finaliser of the uint64 array PACKED (mixed in place)."""
     s, m1, m2 = _FMIX64
     with np.errstate(over="ignore"):
         packed ^= packed >> s
@@ -88,7 +93,7 @@ def shingle_hashes(norm: str) -> np.ndarray:
         packed ^= packed >> s
         packed *= m2
         packed ^= packed >> s
-    return np.unique((packed & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    return packed
 
 
 def signature(text: str, norm: str | None = None) -> np.ndarray:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classify.dedup import fmix64
 from classify.evaluate import fold_of, read_jsonl
 from classify.needs import NEEDS, decide_kind, decide_needs, score_needs
 from classify.nlp import get_nlp, normalise
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 BUCKETS = 1 << 12
 #: Features after the n-gram buckets: per need, the rule score and the rule decision.
 RULE_FEATURES = 2 * len(NEEDS)
-_FMIX = (np.uint64(33), np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 
 
 def ngram_buckets(norm: str) -> np.ndarray:
@@ -44,14 +44,7 @@ def ngram_buckets(norm: str) -> np.ndarray:
     trigrams = codes[:-2] << np.uint64(42) | codes[1:-1] << np.uint64(21) | codes[2:]
     # A high bit keeps bigrams and trigrams apart before mixing.
     packed = np.concatenate([bigrams | np.uint64(1 << 63), trigrams])
-    s, m1, m2 = _FMIX
-    with np.errstate(over="ignore"):
-        packed ^= packed >> s
-        packed *= m1
-        packed ^= packed >> s
-        packed *= m2
-        packed ^= packed >> s
-    return np.unique((packed % np.uint64(BUCKETS)).astype(np.int64))
+    return np.unique((fmix64(packed) % np.uint64(BUCKETS)).astype(np.int64))
 
 
 def features(norm: str, scores: dict[str, float], needs: list[str]) -> np.ndarray:
