@@ -16,9 +16,10 @@ so a dispatcher's manual merge survives re-ingestion.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
@@ -27,6 +28,8 @@ from index.client import answering
 from index.mapping import Names
 
 log = logging.getLogger(__name__)
+
+BEIJING = timezone(timedelta(hours=8))
 
 SameEpisode = Callable[[dict[str, Any], dict[str, Any]], bool]
 
@@ -211,13 +214,77 @@ def move_members(client: Elasticsearch, names: Names, moves: dict[str, str]) -> 
     return int(moved)
 
 
-def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int:
-    """Recompute size, canonical post and urgency of CLUSTERS on every member.
+SUMMARY_FIELDS = (
+    "cluster_size",
+    "is_canonical",
+    "cluster_urgency_rank",
+    "cluster_sources",
+    "cluster_last_at",
+    "cluster_update",
+)
+_MEMBER_FIELDS = [
+    "cluster",
+    "posted_at",
+    "urgency_rank",
+    "source",
+    "kind",
+    "outcome",
+    "id",
+    *SUMMARY_FIELDS,
+]
+
+
+def _when(value: str | None) -> datetime:
+    """Return an ISO time as an aware datetime (naive ones are Beijing time); late if None."""
+    if not value:
+        return datetime.max.replace(tzinfo=UTC)
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=BEIJING)
+
+
+def summary(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Return each member of one cluster with the summary fields it should carry.
 
     The canonical post is the earliest; the cluster's urgency is the highest of its
-    members', so a critical post is never hidden in a cluster. Returns the documents
-    changed.
+    members', so a critical post is never hidden in a cluster. Every member also carries
+    the cluster's sources, its latest post time and its latest update reporting an outcome,
+    so a page of the backlog needs no second query to show them.
     """
+    docs = sorted(docs, key=lambda d: (_when(d.get("posted_at")), d.get("id") or ""))
+    top = max(int(d.get("urgency_rank") or 1) for d in docs)
+    counts = Counter(d["source"] for d in docs if d.get("source"))
+    sources = sorted(counts, key=lambda name: (-counts[name], name))
+    times = [d["posted_at"] for d in docs if d.get("posted_at")]
+    updates = [d for d in docs if d.get("kind") == "update" and len(docs) > 1]
+    latest = updates[-1] if updates else None
+    update = (
+        {
+            "id": latest.get("id"),
+            "outcome": latest.get("outcome"),
+            "posted_at": latest.get("posted_at"),
+        }
+        if latest
+        else None
+    )
+    last = max(times, key=_when) if times else None
+    return [
+        (
+            doc,
+            {
+                "cluster_size": len(docs),
+                "is_canonical": i == 0,
+                "cluster_urgency_rank": top,
+                "cluster_sources": sources,
+                "cluster_last_at": last,
+                "cluster_update": update,
+            },
+        )
+        for i, doc in enumerate(docs)
+    ]
+
+
+def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int:
+    """Recompute the summary fields of CLUSTERS on every member; return documents changed."""
     wanted = sorted(set(clusters))
     changed = 0
     for start in range(0, len(wanted), 500):
@@ -229,26 +296,12 @@ def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int
                 client,
                 index=names.requests,
                 query={"query": {"terms": {"cluster": chunk}}},
-                _source=[
-                    "cluster",
-                    "posted_at",
-                    "urgency_rank",
-                    "cluster_size",
-                    "is_canonical",
-                    "cluster_urgency_rank",
-                ],
+                _source=_MEMBER_FIELDS,
             ):
                 members[hit["_source"]["cluster"]].append({"_id": hit["_id"], **hit["_source"]})
             actions = []
             for docs in members.values():
-                docs.sort(key=lambda d: (d.get("posted_at") or "9999", d["_id"]))
-                top = max(int(d.get("urgency_rank") or 1) for d in docs)
-                for i, doc in enumerate(docs):
-                    want = {
-                        "cluster_size": len(docs),
-                        "is_canonical": i == 0,
-                        "cluster_urgency_rank": top,
-                    }
+                for doc, want in summary(docs):
                     if any(doc.get(k) != v for k, v in want.items()):
                         actions.append(
                             {

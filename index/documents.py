@@ -136,6 +136,10 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
         is_canonical=bool(post.get("is_canonical", True)),
     )
     doc["cluster_urgency_rank"] = int(post.get("cluster_urgency_rank") or doc["urgency_rank"])
+    # Alone until the dedup stage says otherwise; `clusters.refresh` keeps these for clusters.
+    doc["cluster_sources"] = [source]
+    doc["cluster_last_at"] = doc["posted_at"]
+    doc["cluster_update"] = None
     for key in _LIST_FIELDS:
         doc[key] = [str(v) for v in _as_list(post.get(key))]
     for level in PLACE_LEVELS:

@@ -91,6 +91,13 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     "cluster": KEYWORD,
     "cluster_size": INTEGER,
     "cluster_urgency_rank": {"type": "byte"},
+    "cluster_sources": KEYWORD,
+    "cluster_last_at": DATE,
+    # The cluster's latest update reporting an outcome (admitted, deceased, ...).
+    "cluster_update": {
+        "dynamic": "strict",
+        "properties": {"id": KEYWORD, "outcome": KEYWORD, "posted_at": DATE},
+    },
     "is_canonical": BOOLEAN,
     "merged_into": KEYWORD,
     # Workflow: set by dispatchers, never by re-ingestion.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from elasticsearch.dsl import A, Q, Search
+from elasticsearch.dsl import Search
 
 from index.client import answering
 from index.mapping import PERSONAL_FIELDS, PLACE_LEVELS, WORKFLOW_FIELDS, Names
@@ -42,6 +42,8 @@ ROW_FIELDS = (
 )
 #: Template fields that hold no contact data (names and phones are in `personal`).
 TEMPLATE_SHOWN = ("age", "city", "onset", "description")
+#: A cluster's summary, carried by each member; read to fill the row's own keys.
+_CLUSTER_INPUTS = ("cluster_sources", "cluster_last_at", "cluster_update")
 #: Fields read only to be masked, never sent on.
 _MASK_INPUTS = ("text_masked", "personal.names", "template")
 
@@ -74,7 +76,9 @@ _NEVER = tuple(p for p in PERSONAL_SOURCE if p != "personal") + tuple(
 
 def _restrict(search: Search) -> Search:
     # An allowlist: a field added to the mapping later is not sent until it is listed here.
-    return search.source(includes=[*ROW_FIELDS, "url", *_MASK_INPUTS], excludes=list(_NEVER))
+    return search.source(
+        includes=[*ROW_FIELDS, "url", *_MASK_INPUTS, *_CLUSTER_INPUTS], excludes=list(_NEVER)
+    )
 
 
 @dataclass
@@ -87,24 +91,6 @@ class Page:
     facets: dict[str, list[tuple[str, int]]]
 
 
-def _cluster_summary(names: Names, clusters: list[str]) -> dict[str, Any]:
-    search = Search(index=names.requests).filter("terms", cluster=clusters).extra(size=0)
-    by_cluster = search.aggs.bucket("c", A("terms", field="cluster", size=len(clusters)))
-    by_cluster.bucket("sources", A("terms", field="source", size=10))
-    by_cluster.metric("last", A("max", field="posted_at"))
-    updates = by_cluster.bucket("updates", A("filter", Q("term", kind="update")))
-    updates.metric(
-        "latest",
-        A(
-            "top_hits",
-            size=1,
-            sort=[{"posted_at": "desc"}],
-            _source=["id", "outcome", "posted_at"],
-        ),
-    )
-    return search.to_dict()
-
-
 def search_page(
     client: Elasticsearch,
     names: Names,
@@ -115,38 +101,24 @@ def search_page(
 ) -> Page:
     """Return one page of the backlog as role-safe rows, one per cluster when collapsed.
 
-    Each collapsed row also names its cluster's sources and its latest outcome update.
+    Each row also names its cluster's sources and its latest outcome update.
     KWARGS are `build_search`'s (sort, page, size, collapse, facets).
     """
     search = _restrict(build_search(names, filters, personal=False, **kwargs))
     with answering(client):
         first = client.search(index=names.requests, body=search.to_dict(), ignore_unavailable=True)
-        hits = first["hits"]["hits"]
-        summaries: dict[str, Any] = {}
-        # A cluster of one needs no summary: its row already says its source and kind.
-        clusters = sorted(
-            {
-                h["_source"]["cluster"]
-                for h in hits
-                if h["_source"].get("cluster") and (h["_source"].get("cluster_size") or 1) > 1
-            }
-        )
-        if clusters and kwargs.get("collapse", True):
-            second = client.search(index=names.requests, body=_cluster_summary(names, clusters))
-            for bucket in second["aggregations"]["c"]["buckets"]:
-                summaries[bucket["key"]] = bucket
     rows = []
-    for hit in hits:
-        row = shape(hit["_source"], links=links)
-        bucket = summaries.get(row.get("cluster", ""))
-        if not bucket:
-            row["sources"] = [row["source"]] if row.get("source") else []
-        else:
-            row["sources"] = [b["key"] for b in bucket["sources"]["buckets"]]
-            row["last_posted_at"] = bucket["last"].get("value_as_string")
-            latest = bucket["updates"]["latest"]["hits"]["hits"]
-            if latest:
-                row["update"] = _suggestion(latest[0]["_source"])
+    for hit in first["hits"]["hits"]:
+        source = hit["_source"]
+        row = shape(source, links=links)
+        # Every member carries its cluster's summary (see index.clusters.summary).
+        row["sources"] = source.get("cluster_sources") or (
+            [row["source"]] if row.get("source") else []
+        )
+        if (source.get("cluster_size") or 1) > 1:
+            row["last_posted_at"] = source.get("cluster_last_at")
+            if source.get("cluster_update"):
+                row["update"] = _suggestion(source["cluster_update"])
         rows.append(row)
     aggs = first.get("aggregations", {})
     facets = {

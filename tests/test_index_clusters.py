@@ -156,3 +156,45 @@ def test_a_side_index_gains_new_fields_in_place(backlog):
         "mappings"
     ]["properties"]
     assert "extra" in props
+
+
+def test_summary_orders_members_by_real_time_and_carries_the_latest_update():
+    from index.clusters import summary
+
+    docs = [
+        {
+            "id": "b",
+            "posted_at": "2020-02-05T01:00:00Z",
+            "urgency_rank": 1,
+            "source": "weibo",
+            "kind": "request",
+        },
+        # 08:30 in Beijing is 00:30 UTC: earlier than b, though its string sorts later.
+        {
+            "id": "a",
+            "posted_at": "2020-02-05T08:30:00+08:00",
+            "urgency_rank": 3,
+            "source": "forum",
+            "kind": "request",
+        },
+        {
+            "id": "c",
+            "posted_at": "2020-02-06T09:00:00+08:00",
+            "urgency_rank": 1,
+            "source": "weibo",
+            "kind": "update",
+            "outcome": "admitted",
+        },
+    ]
+    pairs = summary(docs)
+    assert [doc["id"] for doc, _ in pairs] == ["a", "b", "c"]
+    want = pairs[0][1]
+    assert want["is_canonical"] and not pairs[1][1]["is_canonical"]
+    assert (want["cluster_size"], want["cluster_urgency_rank"]) == (3, 3)
+    assert want["cluster_sources"] == ["weibo", "forum"]
+    assert want["cluster_last_at"] == "2020-02-06T09:00:00+08:00"
+    assert want["cluster_update"] == {
+        "id": "c",
+        "outcome": "admitted",
+        "posted_at": "2020-02-06T09:00:00+08:00",
+    }
