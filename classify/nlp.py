@@ -28,7 +28,7 @@ from classify import gazetteer
 from classify.cues import find_cues, patterns
 from classify.places import resolve
 from classify.segment import Segmenter
-from classify.template import parse_template
+from classify.template import blank_labels, parse_template
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,16 @@ def template_component(doc: Doc) -> Doc:
     return doc
 
 
-@Language.component("qiuzhu_cues", assigns=["doc._.cues", "doc.spans"], retokenizes=False)
+@Language.component(
+    "qiuzhu_cues",
+    requires=["doc._.template"],
+    assigns=["doc._.cues", "doc.spans"],
+    retokenizes=False,
+)
 def cues_component(doc: Doc) -> Doc:
     """Find the cue phrases of classify/patterns/cues.yaml (`doc._.cues`, `doc.spans["cues"]`)."""
     text = doc._.text if doc._.text is not None else doc.text
-    cues = find_cues(text)
+    cues = find_cues(blank_labels(text) if doc._.template else text)
     doc._.cues = cues
     starts = doc._.starts
     if starts is None:

@@ -197,6 +197,26 @@ def parse_template(text: str) -> dict[str, str]:
     return fields
 
 
+def blank_labels(text: str) -> str:
+    """Return normalised TEXT with its template labels blanked out, offsets unchanged.
+
+    A label such as 【病情描述】 says nothing about this post: its words (病情) must not
+    read as cues.
+    """
+    norm = _normalise(text)
+    labels = _find_labels(norm)
+    if not labels:
+        return norm
+    pieces: list[str] = []
+    last = 0
+    for start, end, _ in labels:
+        pieces.append(norm[last:start])
+        pieces.append(" " * (end - start))
+        last = end
+    pieces.append(norm[last:])
+    return "".join(pieces)
+
+
 def strip_template(text: str) -> str:
     """Return TEXT without the template's labels and fixed boilerplate."""
     norm = _normalise(text)
