@@ -71,8 +71,9 @@ def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[s
     text = _check(post)
     norm_text = normalise(text)
     doc = get_nlp()(norm_text)
-    fields: dict[str, str] = doc._.template or {}
-    cues = doc._.cues or []
+    ext = doc._
+    fields: dict[str, str] = ext.template or {}
+    cues = ext.cues or []
     kind, outcome = decide_kind(cues, templated=len(fields) >= 3)
     scores = score_needs(cues, kind)
     needs = decide_needs(scores) if kind != "irrelevant" else []
@@ -88,7 +89,7 @@ def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[s
             "urgency_cues": urgency_cues,
         }
     )
-    out.update(doc._.places)
+    out.update(ext.places)
     numbers = number_spans(text)
     phones, masked, id_numbers = scan_numbers(text, numbers)
     out["phones"] = masked
@@ -103,10 +104,10 @@ def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[s
     if words is not None:
         out["text_seg"] = " ".join(word for word in words if not word.isspace())
     else:
-        starts = doc._.starts
+        starts = ext.starts
         if starts is None:
             starts = [token.idx for token in doc]
-        out["text_seg"] = _segmented(doc._.text if doc._.text is not None else doc.text, starts)
+        out["text_seg"] = _segmented(ext.text if ext.text is not None else doc.text, starts)
     norm = normalise_for_dedup(norm_text)
     sig = signature(text, norm)
     out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig, norm, phones)

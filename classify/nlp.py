@@ -65,8 +65,9 @@ class JiebaTokenizer:
         for word in words:
             starts.append(offset)
             offset += len(word)
-        doc._.starts = starts
-        doc._.text = text
+        ext = doc._
+        ext.starts = starts
+        ext.text = text
         doc.user_data[WORDS_KEY] = words
         return doc
 
@@ -74,10 +75,11 @@ class JiebaTokenizer:
 @Language.component("qiuzhu_template", assigns=["doc._.template", "doc._.text"], retokenizes=False)
 def template_component(doc: Doc) -> Doc:
     """Parse the help-request template of the post into `doc._.template`."""
-    if doc._.text is None:
+    ext = doc._  # one accessor object for all reads and writes below
+    if ext.text is None:
         # Doc.text joins every token on each call: read it once for all components.
-        doc._.text = doc.text
-    doc._.template = parse_template(doc._.text)
+        ext.text = doc.text
+    ext.template = parse_template(ext.text)
     return doc
 
 
@@ -89,12 +91,13 @@ def template_component(doc: Doc) -> Doc:
 )
 def cues_component(doc: Doc) -> Doc:
     """Find the cue phrases of classify/patterns/cues.yaml (`doc._.cues`, `doc.spans["cues"]`)."""
-    text = doc._.text if doc._.text is not None else doc.text
-    cues = find_cues(blank_labels(text) if doc._.template else text)
-    doc._.cues = cues
-    starts = doc._.starts
+    ext = doc._
+    text = ext.text if ext.text is not None else doc.text
+    cues = find_cues(blank_labels(text) if ext.template else text)
+    ext.cues = cues
+    starts = ext.starts
     if starts is None:
-        starts = doc._.starts = [token.idx for token in doc]
+        starts = ext.starts = [token.idx for token in doc]
     spans = []
     # Labels as hashes: the labels are in the string store for good (see build_nlp).
     hashes = doc.vocab.strings
@@ -115,9 +118,10 @@ def cues_component(doc: Doc) -> Doc:
 )
 def places_component(doc: Doc) -> Doc:
     """Resolve where the person in need is (`doc._.places`)."""
-    fields = doc._.template or {}
-    text = doc._.text or doc.text
-    doc._.places = resolve(fields.get("address", ""), text, fields.get("city", ""))
+    ext = doc._
+    fields = ext.template or {}
+    text = ext.text or doc.text
+    ext.places = resolve(fields.get("address", ""), text, fields.get("city", ""))
     return doc
 
 
