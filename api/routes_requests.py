@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api import params
-from api.app import Caller, state_of
+from api.app import Caller, FastJSON, state_of
 from index import contacts, merge, views, workflow
 from index.users import CONTACT_ROLES, User
 from qiuzhu.errors import InvalidInput
@@ -42,7 +41,7 @@ def me(request: Request, user: Caller) -> dict[str, Any]:
 
 
 @router.get("/requests")
-def search(request: Request, user: Caller) -> JSONResponse:
+def search(request: Request, user: Caller) -> FastJSON:
     """Return one page of the backlog (one row per duplicate cluster) with facet counts."""
     query = request.query_params
     params.check_known(query, (*params.FILTER_PARAMS, *params.PAGE_PARAMS))
@@ -53,7 +52,7 @@ def search(request: Request, user: Caller) -> JSONResponse:
         state.client, state.names, filters, links=user.sees_contacts, **options.kwargs()
     )
     # Plain JSON types only: returning the response skips FastAPI's per-field encoding.
-    return JSONResponse(
+    return FastJSON(
         {
             "total": page.total,
             "clusters": page.clusters,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from api import divisions, labels, params
-from api.app import Caller, state_of
+from api.app import Caller, FastJSON, state_of
 from index import contacts, export, stats
 from index.search import Filters
 from index.users import User
@@ -27,21 +27,21 @@ def _filters(request: Request, user: User, *extra: str) -> Filters:
 
 
 @router.get("/stats/overview")
-def overview(request: Request, user: Caller) -> dict[str, Any]:
+def overview(request: Request, user: Caller) -> FastJSON:
     """Return totals, open requests and the share left without a district."""
     state = state_of(request)
-    return stats.overview(state.client, state.names, _filters(request, user))
+    return FastJSON(stats.overview(state.client, state.names, _filters(request, user)))
 
 
 @router.get("/stats/grid")
-def grid(request: Request, user: Caller) -> dict[str, Any]:
+def grid(request: Request, user: Caller) -> FastJSON:
     """Return requests by district × need, by day, and by district × need × day."""
     state = state_of(request)
-    return stats.by_district_need_day(state.client, state.names, _filters(request, user))
+    return FastJSON(stats.by_district_need_day(state.client, state.names, _filters(request, user)))
 
 
 @router.get("/stats/age")
-def age(request: Request, user: Caller) -> dict[str, Any]:
+def age(request: Request, user: Caller) -> FastJSON:
     """Return how long open requests have waited (as of `as_of`, default the newest post)."""
     state = state_of(request)
     filters = _filters(request, user, "as_of")
@@ -54,14 +54,14 @@ def age(request: Request, user: Caller) -> dict[str, Any]:
             raise InvalidInput(f"`as_of` must be a date and time; got {raw[:40]!r}.") from None
         if as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=UTC)
-    return stats.backlog_age(state.client, state.names, filters, as_of)
+    return FastJSON(stats.backlog_age(state.client, state.names, filters, as_of))
 
 
 @router.get("/stats/resolution")
-def resolution(request: Request, user: Caller) -> dict[str, Any]:
+def resolution(request: Request, user: Caller) -> FastJSON:
     """Return hours from posting to the first `resolved` status."""
     state = state_of(request)
-    return stats.resolution_times(state.client, state.names, _filters(request, user))
+    return FastJSON(stats.resolution_times(state.client, state.names, _filters(request, user)))
 
 
 @router.get("/stats/communities")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from api.auth import load_secret
 from index import users
 from index.admin import ensure
 from index.client import make_client
@@ -16,17 +17,30 @@ DEMO_USERS = {"demo": "dispatcher", "demo-analyst": "analyst", "demo-admin": "ad
 DEMO_PASSWORD = "qiuzhu-demo"
 
 
-def serve(host: str | None = None, port: int | None = None) -> None:
-    """Serve the API and console on HOST:PORT (default API_HOST, API_PORT) until stopped."""
-    import uvicorn
+def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
+    """Serve the API and console on HOST:PORT (default API_HOST, API_PORT) until stopped.
 
-    from api.app import create_app
+    With more than one worker (API_WORKERS), that many processes share the port: the
+    Python work of a page (shaping, masking, JSON) then runs on every core.
+    """
+    import uvicorn
 
     host = host or settings.get("API_HOST")
     port = port or settings.get("API_PORT")
+    workers = workers or settings.get("API_WORKERS")
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("Serving on %s: put a TLS-terminating proxy in front of it", host)
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning", access_log=False)
+    # Every worker must sign sessions alike: settle the secret before they start.
+    load_secret()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def url(host: str | None = None, port: int | None = None) -> str:

@@ -3,9 +3,11 @@
 Generates N invented backlog documents with a seeded generator (districts, streets, needs,
 urgency, duplicate clusters; no real person), bulk-loads them under a bench index prefix,
 starts `qiuzhu serve` on loopback in a subprocess, and for 1, 5 and 20 concurrent clients
-sends the same query mix (a) to the API over HTTP with an API token and (b) straight to
-Elasticsearch (the main search body the API builds). Prints p50/p95/p99 of both and the
-ratio of the p95s. A script that prints figures, not a test.
+sends the same query mix — dispatchers' searches (text, place and need filters, facets,
+sorted by urgency) and analysts' aggregations — (a) to the API over HTTP with an API token
+and (b) straight to Elasticsearch (the search body the API builds; for the aggregations,
+the index layer's own function). Prints p50/p95/p99 of both and the ratio of the p95s.
+A script that prints figures, not a test.
 
 Run: .venv/bin/python -m bench.search_bench --docs 100000 --es http://127.0.0.1:9250
 """
@@ -13,6 +15,7 @@ Run: .venv/bin/python -m bench.search_bench --docs 100000 --es http://127.0.0.1:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import secrets
@@ -24,12 +27,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
-from index import bulk, users
+from index import bulk, stats, users
 from index.admin import drop, ensure
 from index.client import make_client
 from index.documents import crawled_part
@@ -75,7 +79,11 @@ QUERIES: list[dict[str, Any]] = [
     {"q": "核酸检测", "sort": "relevance"},
     {"since": "2020-02-01", "until": "2020-02-10"},
     {"need": "transport,medicine", "page": "2"},
+    # Analysts' aggregations: district × need × day, and the overview counts.
+    {"_stats": "grid"},
+    {"_stats": "overview", "district": "武昌区"},
 ]
+STATS = {"grid": stats.by_district_need_day, "overview": stats.overview}
 
 
 def generate(count: int, seed: int) -> Iterator[dict[str, Any]]:
@@ -186,6 +194,7 @@ def main() -> None:
     parser.add_argument("--es", default="http://127.0.0.1:9250", help="Elasticsearch URL.")
     parser.add_argument("--requests", type=int, default=240, help="Queries per client count.")
     parser.add_argument("--keep", action="store_true", help="Keep the bench indices afterwards.")
+    parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
     args = parser.parse_args()
     prefix = f"qiuzhu-bench-{uuid.uuid4().hex[:8]}"
     where = names(prefix)
@@ -218,17 +227,25 @@ def main() -> None:
                 local.http = httpx.Client(
                     base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
                 )
-            response = local.http.get("/api/requests", params=query)
+            params = {k: v for k, v in query.items() if k != "_stats"}
+            path = f"/api/stats/{query['_stats']}" if "_stats" in query else "/api/requests"
+            response = local.http.get(path, params=params)
             response.raise_for_status()
 
         bodies = {}
         for query in QUERIES:
+            if "_stats" in query:
+                continue
             filters, kwargs = _filters(query)
             search = _restrict(build_search(where, filters, personal=False, **kwargs))
             bodies[repr(query)] = search.to_dict()
 
         def direct(query: dict[str, Any]) -> None:
-            client.search(index=where.requests, body=bodies[repr(query)])
+            if "_stats" in query:
+                params = {k: v for k, v in query.items() if k != "_stats"}
+                STATS[query["_stats"]](client, where, _filters(params)[0])
+            else:
+                client.search(index=where.requests, body=bodies[repr(query)])
 
         for fn in (via_api, direct):  # warm caches and connections
             measure(fn, 4, len(QUERIES))
@@ -237,6 +254,7 @@ def main() -> None:
             f"{'clients':>7} | {'API p50':>8} {'p95':>8} {'p99':>8} | "
             f"{'ES p50':>8} {'p95':>8} {'p99':>8} | p95 ratio"
         )
+        figures = []
         for clients in (1, 5, 20):
             per = max(1, args.requests // clients // 2)
             # Interleaved halves (API, ES, ES, API), so a neighbour's load burst on this
@@ -250,7 +268,19 @@ def main() -> None:
                 f"{pct(api_ms, 99):8.1f} | {pct(es_ms, 50):8.1f} {pct(es_ms, 95):8.1f} "
                 f"{pct(es_ms, 99):8.1f} | {pct(api_ms, 95) / pct(es_ms, 95):.2f}x"
             )
-        print("(milliseconds; the API also runs one small per-page cluster-summary query)")
+            figures.append(
+                {
+                    "clients": clients,
+                    "api": {f"p{p}": round(pct(api_ms, p), 1) for p in (50, 95, 99)},
+                    "es": {f"p{p}": round(pct(es_ms, p), 1) for p in (50, 95, 99)},
+                    "api_rps": round(len(api_ms) / max(sum(api_ms) / 1000 / clients, 1e-9), 1),
+                    "es_rps": round(len(es_ms) / max(sum(es_ms) / 1000 / clients, 1e-9), 1),
+                    "ratio_p95": round(pct(api_ms, 95) / pct(es_ms, 95), 2),
+                }
+            )
+        print("(milliseconds)")
+        if args.json:
+            args.json.write_text(json.dumps({"docs": args.docs, "rows": figures}, indent=2))
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -9,11 +9,15 @@ from typing import Any, TypeVar
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from qiuzhu import settings
 from qiuzhu.errors import Unavailable
 
 T = TypeVar("T")
+
+#: The client type, for packages that must not import elasticsearch themselves (api/).
+Client = Elasticsearch
 
 
 def make_client(urls: list[str] | None = None, **kwargs: Any) -> Elasticsearch:
@@ -22,6 +26,8 @@ def make_client(urls: list[str] | None = None, **kwargs: Any) -> Elasticsearch:
         "request_timeout": settings.get("ES_REQUEST_TIMEOUT"),
         "retry_on_timeout": True,
         "max_retries": 2,
+        # orjson parses search responses several times faster than the json module.
+        "serializer": OrjsonSerializer(),
     }
     options.update(kwargs)
     return Elasticsearch(urls or settings.get("ES_URLS"), **options)

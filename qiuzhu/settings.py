@@ -325,6 +325,12 @@ SETTINGS += (
     ),
     Setting("API_PORT", "8300", "Port `qiuzhu serve` listens on.", _int),
     Setting(
+        "API_WORKERS",
+        "2",
+        "Processes `qiuzhu serve` runs; each serves requests on its own core.",
+        _int,
+    ),
+    Setting(
         "API_SESSION_SECRET",
         "",
         "Secret that signs console session cookies; empty: a random one kept in "
