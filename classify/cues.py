@@ -24,6 +24,11 @@ _CLAUSE_REACH = 20
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 # How far back (characters) a negation reaches.
 _NEGATION_REACH = 6
+# A clause: a run of text without a clause end.
+_CLAUSE = re.compile(r"[^，。！？；,.!?;\n]+")
+#: Clauses whose cues are remembered before the table is emptied.
+MEMO_CLAUSES = 100_000
+_MEMO: dict[str, tuple[Cue, ...]] = {}
 
 
 class Cue(NamedTuple):
@@ -51,6 +56,8 @@ class Patterns:
     cancels: dict[str, tuple[str, ...]]
     phrases: frozenset[str]
     labels: frozenset[str]
+    #: No phrase holds a clause end, so cues can be found clause by clause.
+    clausal: bool
 
 
 def _add(table: dict[str, list[tuple[str, float]]], phrase: str, label: str, weight: float) -> None:
@@ -102,7 +109,11 @@ def patterns() -> Patterns:
     names = {label for entries in table.values() for label, _ in entries}
     names.update(label for _, label, _ in regexes)
     names.add("tested")
-    return Patterns(automaton, regexes, tested, cancels, frozenset(table), frozenset(names))
+    clausal = not any(_CLAUSE_END.search(phrase) for phrase in table)
+    _MEMO.clear()
+    return Patterns(
+        automaton, regexes, tested, cancels, frozenset(table), frozenset(names), clausal
+    )
 
 
 def _entry(phrase: str, labels: list[tuple[str, float]]) -> tuple[Any, ...]:
@@ -158,9 +169,8 @@ def _regex_cues(text: str, pats: Patterns) -> list[Cue]:
     return out
 
 
-def find_cues(text: str) -> list[Cue]:
-    """Return the cues in TEXT in order, each marked negated where a negation governs it."""
-    pats = patterns()
+def _clause_cues(text: str, pats: Patterns) -> list[Cue]:
+    """Return the phrase cues of TEXT (one clause, or a whole text) in order."""
     hits = [(end - len(entry[0]) + 1, end + 1, entry) for end, entry in pats.automaton.iter(text)]
     hits.sort(key=lambda hit: (hit[0], hit[0] - hit[1]))
     chosen = []
@@ -182,6 +192,43 @@ def find_cues(text: str) -> list[Cue]:
                 text, start, need_negations if is_need else symptom_negations
             )
             cues.append(Cue(start, end, label, weight, phrase, negated))
+    return cues
+
+
+def _phrase_cues(text: str, pats: Patterns) -> list[Cue]:
+    """Return the phrase cues of TEXT, clause by clause, remembering each clause's cues.
+
+    Negation and asking reach only within a clause and no phrase holds a clause end, so a
+    clause's cues depend on the clause alone; posts repeat many clauses.
+    """
+    if not pats.clausal:
+        return _clause_cues(text, pats)
+    memo = _MEMO
+    cues: list[Cue] = []
+    for match in _CLAUSE.finditer(text):
+        clause = match.group()
+        found = memo.get(clause)
+        if found is None:
+            if len(memo) >= MEMO_CLAUSES:
+                memo.clear()
+            found = memo[clause] = tuple(_clause_cues(clause, pats))
+        if not found:
+            continue
+        offset = match.start()
+        if offset:
+            cues.extend(
+                Cue(c.start + offset, c.end + offset, c.label, c.weight, c.text, c.negated)
+                for c in found
+            )
+        else:
+            cues.extend(found)
+    return cues
+
+
+def find_cues(text: str) -> list[Cue]:
+    """Return the cues in TEXT in order, each marked negated where a negation governs it."""
+    pats = patterns()
+    cues = _phrase_cues(text, pats)
     cues.extend(_regex_cues(text, pats))
     cues.extend(
         Cue(m.start(), m.end(), "tested", WEAK, m.group()) for m in pats.tested.finditer(text)
