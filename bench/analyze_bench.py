@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import time
@@ -100,6 +101,8 @@ def main() -> None:
     get_nlp()  # load jieba, the gazetteer and the patterns outside the timing
     import jieba
 
+    load_before = os.getloadavg()[0]
+
     start = time.process_time()
     for text in texts:
         list(jieba.cut(text))
@@ -115,6 +118,9 @@ def main() -> None:
     print(f"jieba segmenter alone  {jieba_rate:,.0f} posts/s")
     print(f"analyze / jieba        {analyze_rate / jieba_rate:.2f}")
     print(f"peak memory            {peak_mb:,.0f} MB (max RSS of the process)")
+    # CPU time is counted, but a loaded machine still slows each core (shared caches).
+    load_after = os.getloadavg()[0]
+    print(f"machine load           {load_before:.2f} before, {load_after:.2f} after (1-min avg)")
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[s
     if seen is not None and words is not None:
         seen.update(words)
     if words is not None:
-        out["text_seg"] = " ".join(word for word in words if not word.isspace())
+        out["text_seg"] = " ".join([word for word in words if not word.isspace()])
     else:
         starts = ext.starts
         if starts is None:

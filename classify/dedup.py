@@ -231,7 +231,9 @@ def cluster_id(canonical_id: str) -> str:
 
 
 def _key32(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=4).digest(), "little")
+    # Python's own string hash: the keys are compared only within one process, and a
+    # collision only adds a candidate pair that `same_episode` then decides.
+    return hash(key) & 0xFFFFFFFF
 
 
 def _when(posted_at: Any) -> float:
