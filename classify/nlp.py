@@ -18,6 +18,7 @@ import threading
 import unicodedata
 from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from itertools import accumulate
 
 import spacy
 from spacy.language import Language
@@ -60,11 +61,8 @@ class JiebaTokenizer:
         """Return the Doc of TEXT."""
         words = [word for word in self.segmenter.cut(text) if word]
         doc = Doc(self.vocab, words=words, spaces=[False] * len(words))
-        starts = []
-        offset = 0
-        for word in words:
-            starts.append(offset)
-            offset += len(word)
+        starts = [0, *accumulate(map(len, words))]
+        starts.pop()
         ext = doc._
         ext.starts = starts
         ext.text = text
