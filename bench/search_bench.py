@@ -195,7 +195,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=240, help="Queries per client count.")
     parser.add_argument("--keep", action="store_true", help="Keep the bench indices afterwards.")
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
+    parser.add_argument(
+        "--mix",
+        choices=("all", "dispatcher", "analyst"),
+        default="all",
+        help="Which queries to send: dispatchers' searches, analysts' aggregations, or both.",
+    )
     args = parser.parse_args()
+    if args.mix != "all":
+        analyst = args.mix == "analyst"
+        QUERIES[:] = [q for q in QUERIES if ("_stats" in q) == analyst]
     prefix = f"qiuzhu-bench-{uuid.uuid4().hex[:8]}"
     where = names(prefix)
     client = make_client([args.es], connections_per_node=64, request_timeout=120)
@@ -280,7 +289,9 @@ def main() -> None:
             )
         print("(milliseconds)")
         if args.json:
-            args.json.write_text(json.dumps({"docs": args.docs, "rows": figures}, indent=2))
+            args.json.write_text(
+                json.dumps({"docs": args.docs, "mix": args.mix, "rows": figures}, indent=2)
+            )
     finally:
         server.terminate()
         server.wait(timeout=20)
