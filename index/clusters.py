@@ -54,6 +54,8 @@ CANDIDATE_FIELDS = [
 ]
 _KEYS_PER_QUERY = 20_000  # one query per batch: the terms query allows 65,536
 _PAGE = 5_000
+#: Members of a cluster that carry blocking keys; later members are found through them.
+KEYED_MEMBERS = 5
 
 
 class _UnionFind:
@@ -153,7 +155,9 @@ def assign(
             backlog_clusters.setdefault(old["cluster"], old.get("posted_at") or "")
     keys = sorted({k for p in posts for k in p.get("dedup_keys") or []})
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    keyed: Counter[str] = Counter()  # backlog cluster -> its members that carry keys
     for cand in _candidates(client, names, keys):
+        keyed[cand["cluster"]] += 1
         for key in cand.get("dedup_keys") or []:
             by_key[key].append(cand)
     for post in posts:
@@ -187,6 +191,12 @@ def assign(
     for post in posts:
         root = uf.find(f"p:{post['id']}")
         post["cluster"] = chosen.get(root, post["cluster"])
+    for post in posts:
+        # A cluster already findable through enough of its members needs no more: its
+        # later copies index no keys, so a request reposted ten thousand times does not
+        # make every later batch fetch ten thousand candidates.
+        if keyed[post["cluster"]] >= KEYED_MEMBERS and post["id"] not in existing:
+            post["dedup_keys"] = []
     return Assignment(joined=set(chosen.values()), absorbed=absorbed)
 
 
