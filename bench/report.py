@@ -140,15 +140,18 @@ def main(argv: list[str] | None = None) -> Path:
     began = time.monotonic()
     _run("bench.ingest_bench", "--sizes", args.sizes, "--json", str(folder / "ingest.json"))
     es = settings.get("ES_URLS")[0]
-    _run(
-        "bench.search_bench",
-        "--docs",
-        str(args.docs),
-        "--es",
-        es,
-        "--json",
-        str(folder / "search.json"),
-    )
+    for mix in ("dispatcher", "all"):
+        _run(
+            "bench.search_bench",
+            "--docs",
+            str(args.docs),
+            "--es",
+            es,
+            "--mix",
+            mix,
+            "--json",
+            str(folder / f"search-{mix}.json"),
+        )
     ingest = json.loads((folder / "ingest.json").read_text())
     searches = [
         json.loads((folder / f"search-{mix}.json").read_text()) for mix in ("dispatcher", "all")
