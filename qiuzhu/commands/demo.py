@@ -15,18 +15,17 @@ import click
 )
 @click.option(
     "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address the console listens on (keep it on loopback for the demo).",
+    default=None,
+    help="Address the console listens on (default QIUZHU_API_HOST, 127.0.0.1: keep the demo "
+    "on loopback).",
 )
 @click.option(
     "--port",
     type=click.IntRange(1, 65535),
-    default=8000,
-    show_default=True,
-    help="Port the console listens on.",
+    default=None,
+    help="Port the console listens on (default QIUZHU_API_PORT, 8300).",
 )
-def demo_command(no_serve: bool, host: str, port: int) -> None:
+def demo_command(no_serve: bool, host: str | None, port: int | None) -> None:
     """Start Elasticsearch, crawl the bundled demo sources into the backlog and serve it.
 
     The demo site's posts are invented. The backlog is printed as a dispatcher sees it, then
