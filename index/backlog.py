@@ -57,10 +57,13 @@ def write_batch(
             report.spool_file,
         )
         return report
-    try:
-        new = _absent(client, names, docs)
-    except Unavailable:
-        new = set()
+    if found.known is not None:
+        new = {d["id"] for d in docs} - found.known
+    else:
+        try:
+            new = _absent(client, names, docs)
+        except Unavailable:
+            new = set()
     report = bulk.write(client, _actions(names, docs, new), spool)
     if report.unreachable:
         return report
@@ -185,6 +188,27 @@ def _relink(
     return len(changed)
 
 
+def write_docs(
+    client: Elasticsearch,
+    names: Names,
+    docs: Iterable[dict[str, Any]],
+    spool: Spool | None = None,
+    same_episode: clusters.SameEpisode | None = None,
+    batch_size: int = 500,
+) -> BulkReport:
+    """Index crawled parts DOCS (see `documents.crawled_part`) in batches."""
+    total = BulkReport()
+    spool = spool or Spool()
+    batch: list[dict[str, Any]] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= batch_size:
+            total.merge(write_batch(client, names, batch, spool, same_episode))
+            batch = []
+    total.merge(write_batch(client, names, batch, spool, same_episode))
+    return total
+
+
 def write_posts(
     client: Elasticsearch,
     names: Names,
@@ -194,15 +218,8 @@ def write_posts(
     batch_size: int = 500,
 ) -> BulkReport:
     """Index analysed POSTS (the `qiuzhu analyze` format) in batches."""
-    total = BulkReport()
-    batch: list[dict[str, Any]] = []
-    for post in posts:
-        batch.append(crawled_part(post))
-        if len(batch) >= batch_size:
-            total.merge(write_batch(client, names, batch, spool, same_episode))
-            batch = []
-    total.merge(write_batch(client, names, batch, spool, same_episode))
-    return total
+    docs = (crawled_part(post) for post in posts)
+    return write_docs(client, names, docs, spool, same_episode, batch_size)
 
 
 def replay(

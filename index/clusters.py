@@ -127,6 +127,8 @@ class Assignment:
     joined: set[str] = field(default_factory=set)
     #: absorbed cluster id -> the cluster id its members move to
     absorbed: dict[str, str] = field(default_factory=dict)
+    #: ids of the batch's posts already in the backlog (None: not looked up)
+    known: set[str] | None = None
 
 
 def assign(
@@ -197,7 +199,7 @@ def assign(
         # make every later batch fetch ten thousand candidates.
         if keyed[post["cluster"]] >= KEYED_MEMBERS and post["id"] not in existing:
             post["dedup_keys"] = []
-    return Assignment(joined=set(chosen.values()), absorbed=absorbed)
+    return Assignment(joined=set(chosen.values()), absorbed=absorbed, known=set(existing))
 
 
 def move_members(client: Elasticsearch, names: Names, moves: dict[str, str]) -> int:

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from elasticsearch import Elasticsearch
 
 from index.admin import ensure, require_current
-from index.backlog import write_batch
+from index.backlog import write_docs
 from index.bulk import BulkReport, Spool
 from index.clusters import SameEpisode
 from index.documents import crawled_part
@@ -61,14 +61,8 @@ def load(
     ensure(client, names)
     require_current(client, names)
     report = LoadReport()
-    spool = spool or Spool()
-    batch: list[dict[str, Any]] = []
-    for doc in parse_lines(stream, report):
-        batch.append(doc)
-        if len(batch) >= batch_size:
-            report.bulk.merge(write_batch(client, names, batch, spool, same_episode))
-            batch = []
-    report.bulk.merge(write_batch(client, names, batch, spool, same_episode))
+    docs = parse_lines(stream, report)
+    report.bulk = write_docs(client, names, docs, spool, same_episode, batch_size)
     if report.bad_lines:
         log.warning("%d malformed line(s) skipped", len(report.bad_lines))
     return report
