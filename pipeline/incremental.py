@@ -14,6 +14,7 @@ from scrapy.statscollectors import StatsCollector
 from crawlers.dates import SHANGHAI
 from crawlers.items import HelpRequest
 from crawlers.state import CrawlState
+from qiuzhu import settings
 
 
 class IncrementalPipeline:
@@ -53,7 +54,7 @@ class IncrementalPipeline:
         if self.state.seen.get(item.id) == digest:
             self.stats.inc_value("qiuzhu/dropped/seen")
             raise DropItem("seen")
-        self.state.seen[item.id] = digest
+        self.state.remember(item.id, digest, item.posted_at)
         return item
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
@@ -62,4 +63,9 @@ class IncrementalPipeline:
         if reason == "finished" and self.newest is not None:
             mark = self.state.high_water
             self.state.high_water = max(mark, self.newest) if mark else self.newest
+            # Twice the spiders' overlap: a margin for posts whose dates move a little.
+            source = getattr(spider, "source", None)
+            overlap = getattr(source, "overlap_hours", None) or settings.get("CRAWL_OVERLAP_HOURS")
+            forgotten = self.state.prune(timedelta(hours=2 * float(overlap)))
+            self.stats.set_value("qiuzhu/state/forgotten", forgotten)
         self.state.save()

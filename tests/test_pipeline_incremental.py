@@ -84,3 +84,32 @@ def test_unreadable_state_starts_afresh(tmp_path):
 def test_without_a_state_folder_the_stage_is_not_configured():
     with pytest.raises(NotConfigured, match="QIUZHU_CRAWL_STATE_DIR"):
         IncrementalPipeline.from_crawler(get_crawler(settings_dict={"QIUZHU_CRAWL_STATE_DIR": ""}))
+
+
+def test_a_finished_crawl_forgets_items_far_behind_its_mark(tmp_path):
+    pipe, _ = open_pipeline(tmp_path)
+    old, recent = item("1", 1), item("2", 20)
+    assert emitted(pipe, [old, recent]) == ["1", "2"]
+    pipe.spider_closed(FakeSpider(), "finished")
+
+    # The mark is 20 Feb; with the default 24 h overlap, 1 Feb lies far behind the window.
+    state = CrawlState.load(tmp_path, "board-demo")
+    assert set(state.seen) == {"board-demo:2"}
+    assert set(state.posted) == {"board-demo:2"}
+    assert state.high_water == recent.posted_at
+
+    # An interrupted crawl forgets nothing: the mark did not move.
+    pipe, _ = open_pipeline(tmp_path)
+    assert emitted(pipe, [item("3", 2)]) == ["3"]
+    pipe.spider_closed(FakeSpider(), "shutdown")
+    assert set(CrawlState.load(tmp_path, "board-demo").seen) == {"board-demo:2", "board-demo:3"}
+
+
+def test_undated_items_stay_in_the_seen_set(tmp_path):
+    pipe, _ = open_pipeline(tmp_path)
+    undated = HelpRequest(
+        source="board-demo", source_id="row-9", url="http://127.0.0.1/s", text="求助 row-9"
+    )
+    assert emitted(pipe, [undated, item("2", 20)]) == ["row-9", "2"]
+    pipe.spider_closed(FakeSpider(), "finished")
+    assert set(CrawlState.load(tmp_path, "board-demo").seen) == {"board-demo:row-9", "board-demo:2"}
