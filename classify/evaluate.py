@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -133,21 +133,51 @@ def score_folds(
     return out
 
 
-def evaluate(gold_path: Path, posts_path: Path, folds: int = 0) -> dict[str, Any]:
-    """Analyse the posts of POSTS_PATH and score them against GOLD_PATH (matched by line).
+def merge_gold(files: Sequence[list[dict[str, Any]]], post_ids: list[str]) -> list[dict[str, Any]]:
+    """Return one gold object per post id (in POST_IDS order) from several label files.
 
-    With FOLDS, the result also holds the metrics of each fixed fold (`folds`), to show
-    how much the figures move from one part of the labels to another.
+    Labels are matched by id, so a file may label only some posts. An id labelled in
+    several files takes its keys from the first file that has them (e.g. the duplicate
+    `cluster` from the dev labels and kind, needs and urgency from the extra labels). A
+    post no file labels gets `{"id": ...}` only and is left out of the needs metrics.
+
+    Raises:
+        InvalidInput: a gold id is not among the posts, or a file lists an id twice.
     """
-    gold = read_jsonl(gold_path)
+    known = set(post_ids)
+    merged: dict[str, dict[str, Any]] = {}
+    for rows in files:
+        seen: set[str] = set()
+        for row in rows:
+            key = str(row["id"])
+            if key not in known:
+                raise InvalidInput(f"gold id {key} is not among the posts: label posts of that file")
+            if key in seen:
+                raise InvalidInput(f"gold id {key} is listed twice in one labels file")
+            seen.add(key)
+            target = merged.setdefault(key, {"id": row["id"]})
+            for field_name, value in row.items():
+                target.setdefault(field_name, value)
+    return [merged.get(key, {"id": key}) for key in post_ids]
+
+
+def evaluate(
+    gold_paths: Path | Sequence[Path], posts_path: Path, folds: int = 0
+) -> dict[str, Any]:
+    """Analyse the posts of POSTS_PATH and score them against the labels of GOLD_PATHS.
+
+    Labels are matched to posts by id (see `merge_gold`), so several label files can be
+    scored together or one alone. With FOLDS, the result also holds the metrics of each
+    fixed fold (`folds`), to show how much the figures move from one part of the labels
+    to another.
+    """
+    paths = [gold_paths] if isinstance(gold_paths, Path) else list(gold_paths)
     lines = posts_path.read_text(encoding="utf-8").splitlines()
     predicted = [json.loads(line) for line in analyze_stream(lines) if line]
-    gold_ids = [str(g["id"]) for g in gold]
     pred_ids = [str(p.get("id")) for p in predicted]
-    if gold_ids != pred_ids:
-        raise InvalidInput(
-            "the gold file and the posts file must list the same ids in the same order"
-        )
+    if len(set(pred_ids)) != len(pred_ids):
+        raise InvalidInput("the posts file lists an id twice: give every post its own id")
+    gold = merge_gold([read_jsonl(path) for path in paths], pred_ids)
     result = score(gold, predicted)
     if folds > 1:
         result["folds"] = score_folds(gold, predicted, folds)

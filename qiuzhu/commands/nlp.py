@@ -36,15 +36,17 @@ def analyze_command(posts: IO[str], output: IO[str]) -> None:
     "--gold",
     "gold",
     required=True,
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read the labels from this JSONL file (one object a line with `id`, in post order).",
+    help="Read labels from this JSONL file (one object a line with `id`, matched to the "
+    "posts by id); repeat to score several label files together.",
 )
 @click.option(
     "--posts",
     "posts",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read the posts to analyse from this JSONL file (the same ids as the labels).",
+    help="Read the posts to analyse from this JSONL file (every labelled id must be here).",
 )
 @click.option(
     "--json",
@@ -59,7 +61,7 @@ def analyze_command(posts: IO[str], output: IO[str]) -> None:
     show_default=True,
     help="Also print the metrics of this many fixed folds of the labels (by a hash of the id).",
 )
-def eval_command(gold: Path, posts: Path, as_json: bool, folds: int) -> None:
+def eval_command(gold: tuple[Path, ...], posts: Path, as_json: bool, folds: int) -> None:
     """Analyse labelled posts and print needs, kind, urgency, place and duplicate metrics."""
     from classify.evaluate import evaluate, format_report
 
