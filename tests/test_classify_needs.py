@@ -103,7 +103,10 @@ def test_testing_is_answered_by_a_reported_test(text, has_testing):
 @pytest.mark.parametrize(
     ("text", "need", "expected"),
     [
-        ("奶奶卧床不起，爷爷也发烧了，求帮助", "special_care", True),
+        ("奶奶长期卧床，爷爷也发烧了，求帮助", "special_care", True),
+        ("母亲高烧一周，现在卧床不起，求床位", "special_care", False),
+        ("爷爷中风后生活不能自理，奶奶确诊了，求帮忙", "special_care", True),
+        ("外婆一个人住，发烧三天了，求帮助", "special_care", True),
         ("父母都住院了，两个孩子独自在家，求帮忙", "special_care", True),
         ("父亲呼吸困难，需要吸氧，求床位", "medicine", False),
         ("老人家里的药断了，也没有药店开门，求助", "medicine", True),
