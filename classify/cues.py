@@ -53,6 +53,8 @@ class Patterns:
     automaton: Any
     regexes: tuple[tuple[re.Pattern[str], str, dict[str, Any]], ...]
     tested: re.Pattern[str]
+    #: Words that, right before a `tested` phrase, say no test was reported.
+    tested_negations: tuple[str, ...]
     cancels: dict[str, tuple[str, ...]]
     phrases: frozenset[str]
     labels: frozenset[str]
@@ -84,6 +86,7 @@ def patterns() -> Patterns:
             _add(table, phrase, "negation", WEAK)
         # Found apart from the other cues, so that 已确诊 still reports 确诊 as a symptom.
         tested = re.compile("|".join(re.escape(p) for p in raw.get("tested") or ()) or "(?!)")
+        tested_negations = tuple(raw.get("tested_negations") or ())
         for phrase in raw["symptom_negations"]:
             _add(table, phrase, "symptom_negation", WEAK)
         cancels = {}
@@ -112,7 +115,14 @@ def patterns() -> Patterns:
     clausal = not any(_CLAUSE_END.search(phrase) for phrase in table)
     _MEMO.clear()
     return Patterns(
-        automaton, regexes, tested, cancels, frozenset(table), frozenset(names), clausal
+        automaton,
+        regexes,
+        tested,
+        tested_negations,
+        cancels,
+        frozenset(table),
+        frozenset(names),
+        clausal,
     )
 
 
@@ -225,13 +235,31 @@ def _phrase_cues(text: str, pats: Patterns) -> list[Cue]:
     return cues
 
 
+# A hashtag (#全国确诊新型肺炎病例#) names a topic; it reports nothing about the post.
+_HASHTAG = re.compile(r"#[^#\n]{1,30}#")
+
+
+def _tested_cues(text: str, pats: Patterns) -> list[Cue]:
+    """Return the cues that report a test done, leaving out hashtags and negated ones."""
+    tags = [match.span() for match in _HASHTAG.finditer(text)]
+    out = []
+    for match in pats.tested.finditer(text):
+        start = match.start()
+        if any(low <= start < high for low, high in tags):
+            continue
+        before = text[max(0, start - _NEGATION_REACH) : start]
+        before = _CLAUSE_END.split(before)[-1]
+        if before.endswith(pats.tested_negations):
+            continue
+        out.append(Cue(start, match.end(), "tested", WEAK, match.group()))
+    return out
+
+
 def find_cues(text: str) -> list[Cue]:
     """Return the cues in TEXT in order, each marked negated where a negation governs it."""
     pats = patterns()
     cues = _phrase_cues(text, pats)
     cues.extend(_regex_cues(text, pats))
-    cues.extend(
-        Cue(m.start(), m.end(), "tested", WEAK, m.group()) for m in pats.tested.finditer(text)
-    )
+    cues.extend(_tested_cues(text, pats))
     cues.sort(key=lambda cue: cue.start)
     return cues
