@@ -134,7 +134,8 @@ def _entry(phrase: str, labels: list[tuple[str, float]]) -> tuple[Any, ...]:
             label,
             weight,
             label.startswith("need:"),
-            label.startswith(("need:", "urgency:", "patient")),
+            # 已经有了轻生的念头: a mental cue is not answered by having something.
+            label.startswith(("need:", "urgency:", "patient")) and label != "need:mental",
         )
         for label, weight in labels
         if label not in ("negation", "symptom_negation", "ask")
