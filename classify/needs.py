@@ -71,10 +71,15 @@ def score_needs(cues: Sequence[Cue], kind: str) -> dict[str, float]:
     # Topic words alone, however many, only say what the post is about, not what it asks.
     for need in set(scores) - outright:
         scores[need] = min(scores[need], _THRESHOLD / 2)
+    # An outcome resolves the needs it cancels, unless a strong cue of the need comes after
+    # it: "球蛋白已经买到了，希望能安排住院" still asks for a bed.
     cancelled: set[str] = set()
     table = patterns().cancels
-    for outcome in outcomes_of(cues):
-        cancelled.update(table.get(outcome, ()))
+    for cue in _live(cues, "outcome:"):
+        for need in table.get(cue.label.split(":", 1)[1], ()):
+            later = [c for c in _live(cues, f"need:{need}") if c.start > cue.start]
+            if not any(c.weight >= _THRESHOLD for c in later):
+                cancelled.add(need)
     patient = sum(1 for c in cues if c.label == "patient" and not c.negated)
     if patient and kind in ("request", "update") and "bed" not in cancelled:
         scores["bed"] += _IMPLIED_BED + min(patient, 5) * 0.1

@@ -41,6 +41,16 @@ def test_negated_or_reported_needs_are_not_needs(text, need):
     assert need not in _analyse(text)["needs"]
 
 
+def test_a_need_asked_after_an_outcome_stays():
+    post = _analyse("球蛋白家属已经买到了，母亲呼吸困难，希望能安排住院")
+    assert "bed" in post["needs"]
+    assert "medicine" not in post["needs"]
+
+
+def test_suicidal_thoughts_are_not_negated_by_having():
+    assert "mental" in _analyse("父亲确诊两周，已经有了轻生的念头，求床位")["needs"]
+
+
 def test_admitted_update_drops_bed():
     post = _analyse("更新：父亲已住院，谢谢大家的帮助")
     assert post["kind"] == "update"
@@ -94,6 +104,8 @@ def test_needs_are_ordered_by_confidence():
         ("父亲CT双肺感染，核酸结果为阴性，医院只认核酸，希望能再做核酸", True),
         ("之前一直无法确诊，昨天核酸检测结果为阳性，现在求床位", False),
         ("母亲已做核酸，正在等待结果，呼吸困难，求收治", False),
+        ("母亲高烧五天，排不上核酸检测 #全国确诊新型肺炎病例# 求帮助", True),
+        ("医院没有核酸试剂，CT基本确诊了，求帮助", True),
     ],
 )
 def test_testing_is_answered_by_a_reported_test(text, has_testing):
