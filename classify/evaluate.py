@@ -151,7 +151,9 @@ def merge_gold(files: Sequence[list[dict[str, Any]]], post_ids: list[str]) -> li
         for row in rows:
             key = str(row["id"])
             if key not in known:
-                raise InvalidInput(f"gold id {key} is not among the posts: label posts of that file")
+                raise InvalidInput(
+                    f"gold id {key} is not among the posts: give the posts file it labels"
+                )
             if key in seen:
                 raise InvalidInput(f"gold id {key} is listed twice in one labels file")
             seen.add(key)
@@ -161,9 +163,7 @@ def merge_gold(files: Sequence[list[dict[str, Any]]], post_ids: list[str]) -> li
     return [merged.get(key, {"id": key}) for key in post_ids]
 
 
-def evaluate(
-    gold_paths: Path | Sequence[Path], posts_path: Path, folds: int = 0
-) -> dict[str, Any]:
+def evaluate(gold_paths: Path | Sequence[Path], posts_path: Path, folds: int = 0) -> dict[str, Any]:
     """Analyse the posts of POSTS_PATH and score them against the labels of GOLD_PATHS.
 
     Labels are matched to posts by id (see `merge_gold`), so several label files can be

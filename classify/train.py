@@ -1,16 +1,25 @@
-"""Cross-validate a small trained needs classifier against the rules, held out.
+"""Measure a small trained needs classifier against the rules, held out.
 
-Run: python -m classify.train --gold LABELS.jsonl --posts POSTS.jsonl
+Held out (train on one label file, choose the hybrid thresholds by cross-validation on
+it alone, test on the other):
 
-Folds are fixed by a hash of the post id (`classify.evaluate.fold_of`): for each of the
-5 folds a model is trained on the other four and tested on it, for every need with
-enough positive examples: one logistic regression per need over hashed character
-bigrams and trigrams of the post (template labels, links and punctuation stripped, as
-for duplicates) plus the rule scores and decisions of every need. The report prints,
-per need, the pooled held-out F1 of the rules and of the rules with the model deciding
-that need, and the held-out micro/macro F1 of both. On the 200 dev labels (Feb 2020)
-no need beat the rules, so no model ships and the rules alone decide; a need that wins
-on more labels would be stored as weights over hashed features only (no text).
+    python -m classify.train --train classify/training/weibo-2020-extra-labels.jsonl \\
+        --test ../shared/data/weibo-2020-dev-labels.jsonl \\
+        --posts ../shared/data/weibo-2020-dev.jsonl
+
+Cross-validated (5 folds fixed by a hash of the post id, `classify.evaluate.fold_of`):
+
+    python -m classify.train --gold LABELS.jsonl [--gold MORE.jsonl] --posts POSTS.jsonl
+
+The model is one logistic regression per need with enough positive examples, over hashed
+character bigrams and trigrams of the post (template labels, links and punctuation
+stripped, as for duplicates) plus the rule scores and decisions of every need. The hybrid
+keeps the rules' decision unless the model is confident: it adds a need at probability
+>= add and drops one below drop. Trained on the 406 extra labels and tested on the 200
+dev labels (Nov 2026) it lost to the rules (macro-F1 0.803 vs 0.811, testing 0.738 vs
+0.809); trained the other way it tied (0.698 vs 0.697); a spaCy textcat_multilabel
+(bag of n-grams) lost too. So no model ships and the rules alone decide; a need that
+wins on more labels would be stored as weights over hashed features only (no text).
 Nothing of the posts is printed.
 """
 
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -142,15 +152,119 @@ def combine(rules: list[str], chosen: dict[str, bool]) -> set[str]:
     return out or {"other"}
 
 
+#: Hybrid thresholds tried on the training labels: the model adds a need the rules missed
+#: when its probability is at least ADD, and drops one the rules found when it is below
+#: DROP. (inf, -inf) is the rules alone.
+_ADD = (0.6, 0.7, 0.8, 0.9, float("inf"))
+_DROP = (0.4, 0.3, 0.2, 0.1, float("-inf"))
+
+
+def hybrid(rule: bool, prob: float, add: float, drop: float) -> bool:
+    """Return whether a need is kept: the rules decide unless the model is confident."""
+    return prob >= add if not rule else prob >= drop
+
+
+def _need_f1(gold: np.ndarray, pred: np.ndarray) -> float:
+    tp = float((gold & pred).sum())
+    wrong = float((gold != pred).sum())
+    return 2 * tp / (2 * tp + wrong) if tp else 0.0
+
+
+def choose_thresholds(
+    x: np.ndarray, y: np.ndarray, rule: np.ndarray, folds: np.ndarray
+) -> tuple[float, float]:
+    """Return the (add, drop) thresholds with the best cross-validated F1 on these labels.
+
+    Only the training labels are used; ties keep the rules alone (the last pair tried).
+    """
+    probs = np.full(len(y), np.nan)
+    for fold in range(FOLDS):
+        train, test = folds != fold, folds == fold
+        weights, bias = fit(x[train], y[train])
+        probs[test] = 1.0 / (1.0 + np.exp(-(x[test] @ weights + bias)))
+    gold = y > 0
+    best = (_need_f1(gold, rule), float("inf"), float("-inf"))
+    for add in _ADD:
+        for drop in _DROP:
+            pred = np.where(rule, probs >= drop, probs >= add)
+            score = _need_f1(gold, pred)
+            if score > best[0] + 1e-9:
+                best = (score, add, drop)
+    return best[1], best[2]
+
+
+def full_labels(paths: list[Path]) -> dict[str, dict[str, Any]]:
+    """Return the fully labelled objects of PATHS by id (the first file wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        for row in read_jsonl(path):
+            if "kind" in row:
+                out.setdefault(str(row["id"]), row)
+    return out
+
+
+def held_out(train_paths: list[Path], test_paths: list[Path], posts: Path) -> None:
+    """Train on TRAIN_PATHS, choose hybrid thresholds there, and print figures on TEST_PATHS."""
+    texts = {str(p["id"]): p.get("text") or "" for p in read_jsonl(posts)}
+    train_rows = full_labels(train_paths)
+    test_rows = {k: v for k, v in full_labels(test_paths).items() if k not in train_rows}
+    train_ids, test_ids = list(train_rows), list(test_rows)
+    views = {key: rule_view(texts[key]) for key in train_ids + test_ids}
+    x_train = np.stack([features(*views[k]) for k in train_ids]).astype(np.float64)
+    x_test = np.stack([features(*views[k]) for k in test_ids]).astype(np.float64)
+    gold_train = [set(train_rows[k].get("needs") or []) for k in train_ids]
+    gold_test = [set(test_rows[k].get("needs") or []) for k in test_ids]
+    rules_train = [views[k][2] for k in train_ids]
+    rules_test = [views[k][2] for k in test_ids]
+    folds = np.array([fold_of(k, FOLDS) for k in train_ids])
+    print(f"train {len(train_ids)} posts, test {len(test_ids)} posts (held out)")
+    print(f"{'need':<14}{'train n':>8}{'test n':>7}{'rules':>8}{'hybrid':>8}  add/drop")
+    decided: dict[str, np.ndarray] = {}
+    for need in NEEDS:
+        y = np.array([need in g for g in gold_train], dtype=np.float64)
+        n_test = sum(need in g for g in gold_test)
+        rule_f1 = _f1(gold_test, [set(r) for r in rules_test], need)
+        if y.sum() < _MIN_POSITIVES:
+            if n_test:
+                print(f"{need:<14}{int(y.sum()):>8}{n_test:>7}{rule_f1:>8.3f}{'-':>8}")
+            continue
+        rule_train = np.array([need in r for r in rules_train])
+        add, drop = choose_thresholds(x_train, y, rule_train, folds)
+        weights, bias = fit(x_train, y)
+        prob = 1.0 / (1.0 + np.exp(-(x_test @ weights + bias)))
+        rule_test = np.array([need in r for r in rules_test])
+        decided[need] = np.where(rule_test, prob >= drop, prob >= add)
+        pred = [combine(r, {need: bool(d)}) for r, d in zip(rules_test, decided[need], strict=True)]
+        model_f1 = _f1(gold_test, pred, need)
+        row = f"{need:<14}{int(y.sum()):>8}{n_test:>7}{rule_f1:>8.3f}{model_f1:>8.3f}"
+        print(f"{row}  {add}/{drop}")
+    combined = [
+        combine(r, {n: bool(d[i]) for n, d in decided.items()}) for i, r in enumerate(rules_test)
+    ]
+    for name, pred in (("rules alone", [set(r) for r in rules_test]), ("hybrid", combined)):
+        micro, macro = _micro_macro(gold_test, pred)
+        print(f"held-out {name:<12} micro-F1 {micro:.3f}  macro-F1 {macro:.3f}")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Print the held-out figures of the rules and of the rules with a trained model."""
+    """Print held-out figures of the rules and of the rules with a trained model."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gold", type=Path, required=True, help="Labels (JSONL).")
-    parser.add_argument("--posts", type=Path, required=True, help="Posts (JSONL), same ids.")
+    parser.add_argument(
+        "--gold", type=Path, action="append", help="Labels (JSONL) to cross-validate on."
+    )
+    parser.add_argument("--train", type=Path, action="append", help="Labels to train on.")
+    parser.add_argument("--test", type=Path, action="append", help="Labels to test on.")
+    parser.add_argument("--posts", type=Path, required=True, help="Posts (JSONL) of the ids.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.train and args.test:
+        held_out(args.train, args.test, args.posts)
+        return
+    if not args.gold:
+        parser.error("give --gold (cross-validation) or --train and --test (held out)")
     texts = {str(p["id"]): p.get("text") or "" for p in read_jsonl(args.posts)}
-    labelled = [g for g in read_jsonl(args.gold) if "kind" in g]
+    rows = full_labels(args.gold)
+    labelled = list(rows.values())
     gold = [set(g.get("needs") or []) for g in labelled]
     views = [rule_view(texts[str(g["id"])]) for g in labelled]
     rules = [needs for _, _, needs in views]
