@@ -24,6 +24,9 @@ _CLAUSE_REACH = 20
 _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 # How far back (characters) a negation reaches.
 _NEGATION_REACH = 6
+# How far back (characters, same clause) a word can say a `tested` phrase reports no test:
+# "也无法进行核酸检测确诊", "希望能给老人做核酸检测确诊".
+_TESTED_REACH = 10
 # A clause: a run of text without a clause end.
 _CLAUSE = re.compile(r"[^，。！？；,.!?;\n]+")
 #: Clauses whose cues are remembered before the table is emptied.
@@ -248,9 +251,9 @@ def _tested_cues(text: str, pats: Patterns) -> list[Cue]:
         start = match.start()
         if any(low <= start < high for low, high in tags):
             continue
-        before = text[max(0, start - _NEGATION_REACH) : start]
+        before = text[max(0, start - _TESTED_REACH) : start]
         before = _CLAUSE_END.split(before)[-1]
-        if before.endswith(pats.tested_negations):
+        if any(word in before for word in pats.tested_negations):
             continue
         out.append(Cue(start, match.end(), "tested", WEAK, match.group()))
     return out
