@@ -25,7 +25,7 @@ _CLAUSE_END = re.compile(r"[，。！？；,.!?;\n]")
 # How far back (characters) a negation reaches.
 _NEGATION_REACH = 6
 # How far back (characters, same clause) a word can say a `tested` phrase reports no test:
-# "也无法进行核酸检测确诊", "希望能给老人做核酸检测确诊".
+# "医院无法进行核酸检测确诊", "希望给母亲做核酸检测确诊".
 _TESTED_REACH = 10
 # A clause: a run of text without a clause end.
 _CLAUSE = re.compile(r"[^，。！？；,.!?;\n]+")

@@ -72,7 +72,7 @@ def score_needs(cues: Sequence[Cue], kind: str) -> dict[str, float]:
     for need in set(scores) - outright:
         scores[need] = min(scores[need], _THRESHOLD / 2)
     # An outcome resolves the needs it cancels, unless a strong cue of the need comes after
-    # it: "球蛋白已经买到了，希望能安排住院" still asks for a bed.
+    # it: "药已经买到了，现在求安排住院" still asks for a bed.
     cancelled: set[str] = set()
     table = patterns().cancels
     for cue in _live(cues, "outcome:"):
