@@ -5,11 +5,15 @@ urgency, duplicate clusters; no real person), bulk-loads them under a bench inde
 starts `qiuzhu serve` on loopback in a subprocess, and for 1, 5 and 20 concurrent clients
 sends the same query mix — dispatchers' searches (text, place and need filters, facets,
 sorted by urgency) and analysts' aggregations — (a) to the API over HTTP with an API token
-and (b) straight to Elasticsearch (the search body the API builds; for the aggregations,
-the index layer's own function). Prints p50/p95/p99 of both and the ratio of the p95s.
+and (b) straight to Elasticsearch: the very bodies the API sends (`views.page_body`,
+`stats.grid_body`, `stats.overview_body`), built beforehand. Both sides go through urllib3
+with one shared pool and decode the JSON they receive, so this client costs both alike.
+Prints p50/p95/p99 of both, the ratio of the p95s, requests per second, and the CPU
+milliseconds per request of Elasticsearch, the API's processes and this client.
 A script that prints figures, not a test.
 
 Run: .venv/bin/python -m bench.search_bench --docs 100000 --es http://127.0.0.1:9250
+Iterate: add `--prefix qiuzhu-bench-mine --keep` to load once and reuse the backlog.
 """
 
 from __future__ import annotations
