@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
@@ -172,9 +173,17 @@ def state_of(request: Request) -> State:
     return qz
 
 
-def caller(request: Request) -> User:
-    """Return the calling user (a FastAPI dependency)."""
-    return state_of(request).auth.identify(request)
+async def caller(request: Request) -> User:
+    """Return the calling user (a FastAPI dependency).
+
+    Asynchronous, so a caller checked in the last few seconds costs no trip through the
+    thread pool; only a lookup in Elasticsearch runs there.
+    """
+    authenticator = state_of(request).auth
+    try:
+        return authenticator.identify(request, lookup=False)
+    except auth.NeedsLookup:
+        return await run_in_threadpool(authenticator.identify, request)
 
 
 #: A route parameter holding the authenticated caller.

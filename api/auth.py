@@ -118,6 +118,10 @@ class _TTLCache:
             self._items.clear()
 
 
+class NeedsLookup(Exception):
+    """The caller is not in the cache: `identify` must look it up in Elasticsearch."""
+
+
 class Authenticator:
     """Resolve a request to its user, from a Bearer token or a session cookie."""
 
@@ -127,17 +131,21 @@ class Authenticator:
         self.names = names
         self.cache = _TTLCache()
 
-    def _user(self, name: str) -> User | None:
+    def _user(self, name: str, lookup: bool) -> User | None:
         hit, user = self.cache.get(f"u:{name}")
         if not hit:
+            if not lookup:
+                raise NeedsLookup
             user = users.get_user(self.client, self.names, name)
             self.cache.put(f"u:{name}", user)
         return user
 
-    def _token(self, token: str) -> User | None:
+    def _token(self, token: str, lookup: bool) -> User | None:
         key = "t:" + hashlib.sha256(token.encode()).hexdigest()
         hit, user = self.cache.get(key)
         if not hit:
+            if not lookup:
+                raise NeedsLookup
             user = users.token_user(self.client, self.names, token)
             self.cache.put(key, user)
         return user
@@ -146,17 +154,21 @@ class Authenticator:
         cookie = request.cookies.get(COOKIE)
         return self.signer.check(cookie) if cookie else None
 
-    def identify(self, request: Request) -> User:
+    def identify(self, request: Request, *, lookup: bool = True) -> User:
         """Return the caller, checking CSRF for a session's state-changing request.
+
+        Without LOOKUP, only users and tokens checked in the last few seconds are known,
+        so the call does no I/O and may run on the event loop.
 
         Raises:
             NotAuthenticated: no valid token or session.
             Forbidden: a session's state-changing request without the right CSRF token.
+            NeedsLookup: without LOOKUP, the caller is not in the cache.
         """
         header = request.headers.get("authorization", "")
         if header:
             scheme, _, token = header.partition(" ")
-            user = self._token(token.strip()) if scheme.lower() == "bearer" else None
+            user = self._token(token.strip(), lookup) if scheme.lower() == "bearer" else None
             if user is None:
                 raise NotAuthenticated("The API token is unknown, expired or disabled.")
             return user
@@ -165,7 +177,7 @@ class Authenticator:
             raise NotAuthenticated(
                 "Log in at /login, or send an API token as `Authorization: Bearer <token>`."
             )
-        user = self._user(session.user.name)
+        user = self._user(session.user.name, lookup)
         if user is None:
             raise NotAuthenticated("This user no longer exists or is disabled: log in again.")
         if request.method not in SAFE_METHODS:

@@ -5,11 +5,15 @@ urgency, duplicate clusters; no real person), bulk-loads them under a bench inde
 starts `qiuzhu serve` on loopback in a subprocess, and for 1, 5 and 20 concurrent clients
 sends the same query mix — dispatchers' searches (text, place and need filters, facets,
 sorted by urgency) and analysts' aggregations — (a) to the API over HTTP with an API token
-and (b) straight to Elasticsearch (the search body the API builds; for the aggregations,
-the index layer's own function). Prints p50/p95/p99 of both and the ratio of the p95s.
+and (b) straight to Elasticsearch: the very bodies the API sends (`views.page_body`,
+`stats.grid_body`, `stats.overview_body`), built beforehand. Both sides go through urllib3
+with one shared pool and decode the JSON they receive, so this client costs both alike.
+Prints p50/p95/p99 of both, the ratio of the p95s, requests per second, and the CPU
+milliseconds per request of Elasticsearch, the API's processes and this client.
 A script that prints figures, not a test.
 
 Run: .venv/bin/python -m bench.search_bench --docs 100000 --es http://127.0.0.1:9250
+Iterate: add `--prefix qiuzhu-bench-mine --keep` to load once and reuse the backlog.
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import orjson
+import psutil
+import urllib3
 
-from index import bulk, stats, users
+from index import bulk, stats, users, views
 from index.admin import drop, ensure
 from index.client import make_client
 from index.documents import crawled_part
 from index.mapping import Names, names
-from index.search import Filters, build_search
-from index.views import _restrict
+from index.search import Filters
 
 WUHAN = timezone(timedelta(hours=8))
 DISTRICTS = {
@@ -83,7 +89,7 @@ QUERIES: list[dict[str, Any]] = [
     {"_stats": "grid"},
     {"_stats": "overview", "district": "武昌区"},
 ]
-STATS = {"grid": stats.by_district_need_day, "overview": stats.overview}
+STATS = {"grid": stats.grid_body, "overview": stats.overview_body}
 
 
 def generate(count: int, seed: int) -> Iterator[dict[str, Any]]:
@@ -176,9 +182,78 @@ def measure(fn: Callable[[dict[str, Any]], None], clients: int, per_client: int)
     return times
 
 
+class Meter:
+    """CPU seconds spent by Elasticsearch, the API server's processes and this client."""
+
+    def __init__(self, client: Any, server: psutil.Process, index: str) -> None:
+        self.client = client
+        self.server = server
+        self.index = index
+        self.es_procs: list[psutil.Process] | None = None
+
+    def _shard(self) -> float:
+        # Time the bench index's shards spent searching: unlike the node's CPU, no other
+        # user of the shared node adds to it.
+        search = self.client.indices.stats(index=self.index, metric="search")["_all"]["primaries"][
+            "search"
+        ]
+        return (search["query_time_in_millis"] + search["fetch_time_in_millis"]) / 1000
+
+    def _es(self) -> float:
+        # The node's own figure is refreshed only every second or so: read the process's
+        # CPU times directly when the node runs on this machine.
+        if self.es_procs is None:
+            info = self.client.nodes.info(metric="process")["nodes"].values()
+            pids = [n["process"]["id"] for n in info]
+            try:
+                self.es_procs = [psutil.Process(pid) for pid in pids]
+            except psutil.Error:
+                self.es_procs = []
+        if self.es_procs:
+            return sum(sum(p.cpu_times()[:2]) for p in self.es_procs)
+        nodes = self.client.nodes.stats(metric="process")["nodes"].values()
+        return sum(n["process"]["cpu"]["total_in_millis"] for n in nodes) / 1000
+
+    def _api(self) -> float:
+        total = 0.0
+        for proc in [self.server, *self.server.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    def read(self) -> dict[str, float]:
+        return {
+            "es": self._es(),
+            "shard": self._shard(),
+            "api": self._api(),
+            "bench": time.process_time(),
+        }
+
+
+def metered(
+    meter: Meter, fn: Callable[[dict[str, Any]], None], clients: int, per_client: int
+) -> tuple[list[float], float, dict[str, float]]:
+    """Return `measure`'s latencies, its wall seconds and the CPU seconds each part spent."""
+    before = meter.read()
+    began = time.perf_counter()
+    times = measure(fn, clients, per_client)
+    wall = time.perf_counter() - began
+    after = meter.read()
+    return times, wall, {k: after[k] - before[k] for k in before}
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def _loaded(client: Any, where: Names) -> int:
+    if not client.indices.exists(index=where.requests):
+        return -1
+    return int(client.count(index=where.requests)["count"])
 
 
 def _free_port() -> int:
@@ -194,6 +269,11 @@ def main() -> None:
     parser.add_argument("--es", default="http://127.0.0.1:9250", help="Elasticsearch URL.")
     parser.add_argument("--requests", type=int, default=240, help="Queries per client count.")
     parser.add_argument("--keep", action="store_true", help="Keep the bench indices afterwards.")
+    parser.add_argument(
+        "--prefix",
+        help="Index prefix to use (qiuzhu-bench-...); its backlog is reused when it already "
+        "holds --docs documents, so a kept run can be measured again without loading.",
+    )
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
     parser.add_argument(
         "--mix",
@@ -205,12 +285,18 @@ def main() -> None:
     if args.mix != "all":
         analyst = args.mix == "analyst"
         QUERIES[:] = [q for q in QUERIES if ("_stats" in q) == analyst]
-    prefix = f"qiuzhu-bench-{uuid.uuid4().hex[:8]}"
+    prefix = args.prefix or f"qiuzhu-bench-{uuid.uuid4().hex[:8]}"
+    if not prefix.startswith("qiuzhu-bench-"):
+        parser.error("--prefix must start with qiuzhu-bench-")
     where = names(prefix)
     client = make_client([args.es], connections_per_node=64, request_timeout=120)
-    began = time.perf_counter()
-    load(client, where, args.docs, args.seed)
-    print(f"load took {time.perf_counter() - began:.0f} s")
+    if _loaded(client, where) == args.docs:
+        print(f"reusing {args.docs} documents under {prefix}")
+    else:
+        began = time.perf_counter()
+        drop(client, where)
+        load(client, where, args.docs, args.seed)
+        print(f"load took {time.perf_counter() - began:.0f} s (prefix {prefix})")
     password = secrets.token_urlsafe(12)
     users.add_user(client, where, "bench", "dispatcher", password, replace=True)
     token = users.create_token(client, where, "bench", days=1)
@@ -229,65 +315,109 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        local = threading.local()
+        # The same HTTP library, pool size and keep-alive as the Elasticsearch client's
+        # transport (urllib3), so both paths cost this client the same per request.
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=64, block=True)
+        auth_header = {"Authorization": f"Bearer {token}"}
 
         def via_api(query: dict[str, Any]) -> None:
-            if not hasattr(local, "http"):
-                local.http = httpx.Client(
-                    base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
-                )
             params = {k: v for k, v in query.items() if k != "_stats"}
             path = f"/api/stats/{query['_stats']}" if "_stats" in query else "/api/requests"
-            response = local.http.get(path, params=params)
-            response.raise_for_status()
+            response = pool.request(
+                "GET", f"{path}?{urlencode(params)}", headers=auth_header, timeout=60
+            )
+            if response.status != 200:
+                raise RuntimeError(f"{path} answered {response.status}: {response.data[:200]!r}")
+            orjson.loads(response.data)
 
+        # The direct path sends exactly the bodies the API sends, built beforehand, and
+        # decodes the answer: no query building or shaping is counted on its side.
         bodies = {}
         for query in QUERIES:
+            params = {k: v for k, v in query.items() if k != "_stats"}
+            filters, kwargs = _filters(params)
             if "_stats" in query:
-                continue
-            filters, kwargs = _filters(query)
-            search = _restrict(build_search(where, filters, personal=False, **kwargs))
-            bodies[repr(query)] = search.to_dict()
+                bodies[repr(query)] = STATS[query["_stats"]](filters)
+            else:
+                bodies[repr(query)] = views.page_body(where, filters, **kwargs)
 
         def direct(query: dict[str, Any]) -> None:
-            if "_stats" in query:
-                params = {k: v for k, v in query.items() if k != "_stats"}
-                STATS[query["_stats"]](client, where, _filters(params)[0])
-            else:
-                client.search(index=where.requests, body=bodies[repr(query)])
+            client.search(index=where.requests, body=bodies[repr(query)], ignore_unavailable=True)
 
         for fn in (via_api, direct):  # warm caches and connections
             measure(fn, 4, len(QUERIES))
         print(f"\n{args.docs} documents, {args.requests} queries per run, {len(QUERIES)} queries")
         print(
             f"{'clients':>7} | {'API p50':>8} {'p95':>8} {'p99':>8} | "
-            f"{'ES p50':>8} {'p95':>8} {'p99':>8} | p95 ratio"
+            f"{'ES p50':>8} {'p95':>8} {'p99':>8} | p95 ratio | API r/s  ES r/s"
         )
         figures = []
+        meter = Meter(client, psutil.Process(server.pid), where.requests)
+        cpu_lines = []
         for clients in (1, 5, 20):
             per = max(1, args.requests // clients // 2)
             # Interleaved halves (API, ES, ES, API), so a neighbour's load burst on this
             # shared machine weighs on both sides alike.
-            api_ms = measure(via_api, clients, per)
-            es_ms = measure(direct, clients, per)
-            es_ms += measure(direct, clients, per)
-            api_ms += measure(via_api, clients, per)
+            runs: dict[str, list[tuple[list[float], float, dict[str, float]]]] = {
+                "api": [],
+                "es": [],
+            }
+            for side in ("api", "es", "es", "api"):
+                fn = via_api if side == "api" else direct
+                runs[side].append(metered(meter, fn, clients, per))
+            api_ms = [t for r in runs["api"] for t in r[0]]
+            es_ms = [t for r in runs["es"] for t in r[0]]
+            rps = {
+                side: len(runs[side]) * clients * per / sum(r[1] for r in runs[side])
+                for side in runs
+            }
+            cpu = {
+                side: {
+                    part: 1000
+                    * sum(r[2][part] for r in runs[side])
+                    / (len(runs[side]) * clients * per)
+                    for part in ("es", "shard", "api", "bench")
+                }
+                for side in runs
+            }
             print(
                 f"{clients:>7} | {pct(api_ms, 50):8.1f} {pct(api_ms, 95):8.1f} "
                 f"{pct(api_ms, 99):8.1f} | {pct(es_ms, 50):8.1f} {pct(es_ms, 95):8.1f} "
                 f"{pct(es_ms, 99):8.1f} | {pct(api_ms, 95) / pct(es_ms, 95):.2f}x"
+                f"  | {rps['api']:7.1f} {rps['es']:7.1f}"
+            )
+            cpu_lines.append(
+                f"{clients:>7} | "
+                + " | ".join(
+                    f"{cpu[side]['es']:6.1f} {cpu[side]['shard']:6.1f} {cpu[side]['api']:6.1f} "
+                    f"{cpu[side]['bench']:6.1f}"
+                    for side in ("api", "es")
+                )
             )
             figures.append(
                 {
                     "clients": clients,
                     "api": {f"p{p}": round(pct(api_ms, p), 1) for p in (50, 95, 99)},
                     "es": {f"p{p}": round(pct(es_ms, p), 1) for p in (50, 95, 99)},
-                    "api_rps": round(len(api_ms) / max(sum(api_ms) / 1000 / clients, 1e-9), 1),
-                    "es_rps": round(len(es_ms) / max(sum(es_ms) / 1000 / clients, 1e-9), 1),
+                    "api_rps": round(rps["api"], 1),
+                    "es_rps": round(rps["es"], 1),
                     "ratio_p95": round(pct(api_ms, 95) / pct(es_ms, 95), 2),
+                    "cpu_ms_per_request": {
+                        side: {k: round(v, 2) for k, v in cpu[side].items()} for side in cpu
+                    },
                 }
             )
-        print("(milliseconds)")
+        print("(milliseconds; the last two columns are requests/s through the API and direct)")
+        print(
+            "\nms per request: ES = the node's CPU (other users of the node included), "
+            "shard = search time in the bench index's shards, API = CPU of the API's "
+            "processes, bench = CPU of this client"
+        )
+        print(
+            f"{'clients':>7} | {'via API: ES':>11} {'shard':>6} {'API':>6} {'bench':>6} | "
+            f"{'direct: ES':>10} {'shard':>6} {'API':>6} {'bench':>6}"
+        )
+        print("\n".join(cpu_lines))
         if args.json:
             args.json.write_text(
                 json.dumps({"docs": args.docs, "mix": args.mix, "rows": figures}, indent=2)

@@ -46,10 +46,11 @@ def _requests() -> dict[str, Any]:
     return {"cardinality": {"field": "cluster", "precision_threshold": 10000}}
 
 
-def overview(client: Elasticsearch, names: Names, filters: Filters) -> dict[str, Any]:
-    """Return totals, the share left without a district, and the newest post time."""
-    body = {
+def overview_body(filters: Filters) -> dict[str, Any]:
+    """Return the search body of `overview` (pure: no I/O)."""
+    return {
         "query": query(filters),
+        "size": 0,
         "track_total_hits": True,
         "aggs": {
             "requests": _requests(),
@@ -65,7 +66,11 @@ def overview(client: Elasticsearch, names: Names, filters: Filters) -> dict[str,
             "oldest": {"min": {"field": "posted_at"}},
         },
     }
-    result = _search(client, names, body)
+
+
+def overview(client: Elasticsearch, names: Names, filters: Filters) -> dict[str, Any]:
+    """Return totals, the share left without a district, and the newest post time."""
+    result = _search(client, names, overview_body(filters))
     aggs = result["aggregations"]
     requests = int(aggs["requests"]["value"])
     unlocated = int(aggs["unlocated"]["requests"]["value"])
@@ -80,8 +85,8 @@ def overview(client: Elasticsearch, names: Names, filters: Filters) -> dict[str,
     }
 
 
-def by_district_need_day(client: Elasticsearch, names: Names, filters: Filters) -> dict[str, Any]:
-    """Return requests per district × need, per day, and per district × need × day."""
+def grid_body(filters: Filters) -> dict[str, Any]:
+    """Return the search body of `by_district_need_day` (pure: no I/O)."""
     histogram = {
         "date_histogram": {
             "field": "posted_at",
@@ -91,8 +96,9 @@ def by_district_need_day(client: Elasticsearch, names: Names, filters: Filters) 
             "min_doc_count": 1,
         }
     }
-    body = {
+    return {
         "query": query(filters),
+        "size": 0,
         "aggs": {
             "grid": {
                 "terms": {"field": "district", "size": 100, "missing": UNLOCATED},
@@ -111,7 +117,11 @@ def by_district_need_day(client: Elasticsearch, names: Names, filters: Filters) 
             "needs": {"terms": {"field": "needs", "size": 20}, "aggs": {"requests": _requests()}},
         },
     }
-    aggs = _search(client, names, body)["aggregations"]
+
+
+def by_district_need_day(client: Elasticsearch, names: Names, filters: Filters) -> dict[str, Any]:
+    """Return requests per district × need, per day, and per district × need × day."""
+    aggs = _search(client, names, grid_body(filters))["aggregations"]
     cells: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for district in aggs["grid"]["buckets"]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
-from helpers_api import PASSWORD, USERS, login, shared_backlog
+from helpers_api import PASSWORD, USERS, login, shared_backlog, token_headers
 
+from api import auth
 from api.app import create_app
 from index import users
 
@@ -125,6 +128,21 @@ def test_api_tokens_authenticate_scripts_and_bad_tokens_do_not(client, backlog):
 def test_passwords_are_stored_hashed(backlog, app):
     doc = backlog.client.get(index=backlog.names.users, id="user:disp")["_source"]
     assert doc["password_hash"].startswith("$argon2id$") and PASSWORD not in str(doc)
+
+
+def test_a_changed_role_takes_effect_once_the_cached_check_expires(client, backlog, monkeypatch):
+    monkeypatch.setattr(auth, "_CACHE_SECONDS", 0.5)
+    users.add_user(backlog.client, backlog.names, "turncoat", "dispatcher", PASSWORD, replace=True)
+    headers = token_headers(backlog, "turncoat")
+    assert client.get("/api/me", headers=headers).json()["role"] == "dispatcher"
+    users.add_user(backlog.client, backlog.names, "turncoat", "analyst", PASSWORD, replace=True)
+    time.sleep(0.6)
+    assert client.get("/api/me", headers=headers).json()["role"] == "analyst"
+    bad = client.get("/api/me", headers={"Authorization": headers["Authorization"] + "x"})
+    assert bad.status_code == 401
+    # A refused token is cached too, and still refused from the cache.
+    bad = client.get("/api/me", headers={"Authorization": headers["Authorization"] + "x"})
+    assert bad.status_code == 401
 
 
 def test_a_token_created_in_the_console_works_once_shown(client):

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from helpers_backlog import jsonl, post
 
+from index import stats, views
 from index.load import load
 from index.mapping import names
 from index.search import Filters, build_search, run_search
@@ -47,6 +48,37 @@ def test_build_search_without_personal_data_excludes_contact_fields():
 def test_build_search_refuses_bad_parameters(kwargs, filters, message):
     with pytest.raises(InvalidInput, match=message):
         build_search(names("p"), filters, **kwargs)
+
+
+def test_page_body_is_reused_per_view_but_each_caller_gets_its_own_copy():
+    where = names("p")
+    first = views.page_body(where, Filters(district=["江岸区"]), sort="urgency", page=1, size=20)
+    first["size"] = 999
+    again = views.page_body(where, Filters(district=["江岸区"]), sort="urgency", page=1, size=20)
+    assert again["size"] == 20 and again is not first
+    other = views.page_body(where, Filters(district=["武昌区"]), sort="urgency", page=1, size=20)
+    assert {"terms": {"district": ["武昌区"]}} in other["query"]["bool"]["filter"]
+    assert views.page_body(where, Filters(), page=2, size=20)["from"] == 20
+
+
+def test_page_body_sends_only_role_safe_fields():
+    source = views.page_body(names("p"), Filters())["_source"]
+    assert "text_masked" in source["includes"] and "text" not in source["includes"]
+    assert {"text", "raw", "personal.phones"} <= set(source["excludes"])
+
+
+def test_page_body_refuses_bad_parameters_every_time():
+    for _ in range(2):
+        with pytest.raises(InvalidInput, match="Page size"):
+            views.page_body(names("p"), Filters(), size=0)
+
+
+@pytest.mark.parametrize("build", [stats.overview_body, stats.grid_body])
+def test_stats_bodies_are_pure_counts_of_requests_by_default(build):
+    body = build(Filters(district=["江岸区"]))
+    assert body["size"] == 0
+    assert {"terms": {"kind": ["request"]}} in body["query"]["bool"]["filter"]
+    assert {"terms": {"district": ["江岸区"]}} in body["query"]["bool"]["filter"]
 
 
 @pytest.fixture
