@@ -48,16 +48,24 @@ ESTATES = [
 NEED_PHRASES: dict[str, list[str]] = {
     "bed": [
         "社区登记后一直没有床位，求收治",
+        "社区登记{d}天了还是没有床位",
+        "排了{n}个小时也住不进医院，求收治",
         "急需住院治疗，求一个床位",
         "请求安排定点医院收治",
         "方舱医院排不上，求帮助入院",
     ],
-    "testing": ["医院做不了核酸检测，无法确诊", "排了两天队还没做上CT，求检测", "需要核酸检测确诊"],
+    "testing": [
+        "医院做不了核酸检测，无法确诊",
+        "排了两天队还没做上CT，求检测",
+        "需要核酸检测确诊",
+        "社区说核酸名额要等{d}天，求尽快确诊",
+    ],
     "medicine": [
         "降压药吃完了，药店买不到，求药",
         "需要胰岛素，家里没有了",
         "求奥司他韦，附近药店都没有",
         "需要制氧机，老人缺氧",
+        "家里的降压药只够{d}天了，求药",
     ],
     "urgent_care": [
         "尿毒症病人需要透析，医院停了透析",
@@ -70,7 +78,12 @@ NEED_PHRASES: dict[str, list[str]] = {
         "我们志愿者车队缺消毒液和护目镜",
         "卫生院医护人员没有防护服",
     ],
-    "food": ["家里没有菜了，求帮忙买菜", "小区封闭，买不到米和油", "孩子的奶粉快吃完了，求助"],
+    "food": [
+        "家里没有菜了，求帮忙买菜",
+        "小区封闭，买不到米和油",
+        "孩子的奶粉快吃完了，求助",
+        "小区封了{d}天，家里没有菜了",
+    ],
     "transport": [
         "没有车去医院，求志愿者接送",
         "医护人员下夜班没有车回家，求车",
@@ -100,11 +113,79 @@ NEED_WEIGHTS = {
 }
 CRITICAL_CUES = ["呼吸困难", "血氧{o}%", "已经昏迷", "医生说病危", "喘不上气"]
 HIGH_CUES = ["发烧{d}天", "持续高烧{d}天", "咳嗽{d}天越来越重"]
-SYMPTOMS = ["咳嗽", "胸闷", "乏力", "腹泻", "CT显示双肺磨玻璃影", "食欲差"]
+SYMPTOMS = [
+    "咳嗽",
+    "胸闷",
+    "乏力",
+    "腹泻",
+    "CT显示双肺磨玻璃影",
+    "食欲差",
+    "头疼",
+    "浑身酸痛",
+    "嗓子疼",
+    "恶心",
+    "没有味觉",
+    "怕冷",
+    "四肢无力",
+    "体温{t}度",
+]
+#: Neutral free text (no need or urgency cue): when it began, who the family are, what was
+#: tried. Real posts tell their own story; without it unrelated generated posts shared far
+#: more of their text (and so LSH bands) than real ones do.
+ONSETS = [
+    "{m}月{d}日开始",
+    "{d}天前开始",
+    "从上周{w}开始",
+    "除夕那天开始",
+    "大年初{i}开始",
+    "从{m}月中旬起",
+    "{d}号晚上开始",
+]
+STORY = [
+    "家住{f}楼",
+    "全家{n}口人",
+    "老伴今年{a}岁",
+    "儿子在外地上班回不来",
+    "女儿刚满{n}岁",
+    "之前身体一直很好",
+    "有高血压{d}年了",
+    "平时有糖尿病",
+    "退休前是{job}",
+    "一家人急得团团转",
+    "打了{n}个电话都没人接",
+    "已经等了{d}天",
+    "楼里还有{n}户人家",
+    "我们住在{estate}{f}栋",
+    "爱人也开始{symptom}",
+    "{m}月{d}日去过一次{district}",
+    "家里只剩{n}个口罩了",
+    "社区说再等等",
+    "网格员记下了名字",
+    "街道的电话一直占线",
+    "我在外地干着急",
+    "老人不会用手机",
+]
+JOBS = ["老师", "工人", "司机", "会计", "医生", "厨师", "保安", "护士", "售货员", "公务员"]
+WEEKDAYS = "一二三四五六日"
+CLOSINGS = [
+    "拜托了",
+    "万分感谢",
+    "跪谢好心人",
+    "希望有人看到",
+    "谢谢各位",
+    "麻烦大家",
+    "感激不尽",
+    "",
+]
 OFFERS = [
     "我们车队有{n}辆车，可以免费接送医护人员",
     "有一批口罩可以捐给社区，请联系",
     "心理咨询师，可以免费提供电话心理疏导",
+    "{estate}业主群凑了{n}箱消毒液，可以免费送给社区，如有需要请联系",
+    "本人有车，{district}范围内可以免费接送医护人员上下班",
+    "我们餐馆每天可以提供{n}份盒饭，有需要的医院请联系",
+    "公司有{n}台制氧机可以无偿提供",
+    "志愿者团队{n}人，可以帮忙给老人买菜送药，如有需要请联系",
 ]
 UPDATES = [
     "更新：已经住院了，谢谢大家的帮助",
@@ -112,7 +193,23 @@ UPDATES = [
     "老人今天凌晨走了，谢谢大家",
     "还在等床位，请继续帮忙转发",
 ]
-IRRELEVANT = ["武汉加油！中国加油！", "今天的新闻发布会说新增病例在下降", "大家出门一定要戴口罩"]
+#: Posts that are not requests, built from parts so that they are varied, as they are in a
+#: real crawl; a slogan alone still repeats now and then.
+SLOGANS = ["武汉加油！", "中国加油！", "湖北挺住！", "致敬医护人员！", "一定会好起来的。"]
+REMARKS = [
+    "今天的新闻发布会说新增病例在下降",
+    "大家出门一定要戴口罩",
+    "在家第{d}天，追完了{n}部剧",
+    "{district}的樱花应该快开了吧",
+    "楼下超市今天开门了，排了{n}个人",
+    "小区里很安静，只听见鸟叫",
+    "看到{n}岁的老医生还在一线，很感动",
+    "{m}月{d}日，窗外下雨了",
+    "隔壁邻居送来{n}个鸡蛋",
+    "今天学会了做{dish}",
+    "在家办公第{d}天",
+]
+DISHES = ["热干面", "豆皮", "面窝", "排骨藕汤", "蛋酒", "糊汤粉", "馒头", "红烧肉"]
 COMMENTS = ["求扩散！", "帮转，", "太急了，大家帮帮忙", "转发求助："]
 SOURCES = ["weibo", "forum", "board", "sheet", "rss"]
 
@@ -187,9 +284,30 @@ class Generator:
         return out
 
     def _fill(self, phrase: str) -> str:
+        rng = self.rng
+        if "{" not in phrase:
+            return phrase
         return phrase.format(
-            d=self.rng.randint(2, 12), o=self.rng.randint(70, 92), n=self.rng.randint(2, 20)
+            d=rng.randint(2, 12),
+            i=rng.randint(1, 9),
+            o=rng.randint(70, 92),
+            n=rng.randint(2, 20),
+            m=rng.randint(1, 2),
+            w=rng.choice(WEEKDAYS),
+            f=rng.randint(1, 33),
+            a=rng.randint(45, 90),
+            t=f"{rng.randint(37, 40)}.{rng.randint(0, 9)}",
+            job=rng.choice(JOBS),
+            estate=rng.choice(ESTATES),
+            symptom=rng.choice(SYMPTOMS[:4]),
+            district=rng.choice(self.places.communities)[0],
+            dish=rng.choice(DISHES),
         )
+
+    def _story(self) -> str:
+        """Return a few neutral sentences of a post's own story (no need or urgency cue)."""
+        parts = [self._fill(p) for p in self.rng.sample(STORY, self.rng.randint(1, 3))]
+        return "，".join(parts)
 
     def _request(self, number: int, when: datetime) -> tuple[dict[str, Any], Truth]:
         rng = self.rng
@@ -211,8 +329,12 @@ class Generator:
             ]
         )
         asks = "；".join(self._fill(rng.choice(NEED_PHRASES[n])) for n in needs)
-        symptoms = "，".join(rng.sample(SYMPTOMS, 2))
-        description = f"{rng.choice(RELATIONS)}{'，'.join(cues) or symptoms}，{symptoms}。{asks}。"
+        symptoms = "，".join(self._fill(s) for s in rng.sample(SYMPTOMS, rng.randint(2, 3)))
+        onset = self._fill(rng.choice(ONSETS))
+        description = (
+            f"{rng.choice(RELATIONS)}{onset}{''.join(c + '，' for c in cues)}{symptoms}。"
+            f"{self._story()}。{asks}。{rng.choice(CLOSINGS)}"
+        )
         name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
         age = rng.randint(3, 95) if "special_care" not in needs else rng.randint(70, 95)
         if rng.random() < 0.6:
@@ -257,7 +379,12 @@ class Generator:
         if self.rng.random() < 0.5:
             text = self._fill(self.rng.choice(OFFERS)) + f"，电话{_phone(self.rng)}"
             return self._post(number, when, text), Truth("offer", [], "normal", "", self.episodes)
-        text = self.rng.choice(IRRELEVANT)
+        rng = self.rng
+        if rng.random() < 0.2:
+            text = rng.choice(SLOGANS)
+        else:
+            remarks = "，".join(self._fill(r) for r in rng.sample(REMARKS, rng.randint(1, 2)))
+            text = f"{remarks}。{rng.choice(SLOGANS)}"
         return self._post(number, when, text), Truth("irrelevant", [], "normal", "", self.episodes)
 
     def stream(self, count: int) -> Iterator[tuple[dict[str, Any], Truth]]:

@@ -7,7 +7,12 @@ same final documents, read back from that index, into a fresh index with
 `helpers.streaming_bulk` alone and records that rate, so the ratio compares like with like
 on the same machine in the same run. Nothing is asserted: the script prints figures.
 
-Run: .venv/bin/python -m bench.ingest_bench [--sizes 10000,100000] [--json out.json]
+Analysis runs in a pool of worker processes (`--workers`, default 2) a few chunks ahead of
+the writer, so both cores are busy; each write batch is clustered in memory first, as the
+crawl pipeline does (`pipeline.indexing.clustered_docs`). The rate is also recorded every
+tenth of the run, against the backlog size reached (`segments`).
+
+Run: .venv/bin/python -m bench.ingest_bench [--sizes 10000,100000] [--workers 2] [--json out.json]
 Needs a running Elasticsearch at QIUZHU_ES_URLS (`qiuzhu es start`). The bench indices
 (prefix qiuzhu-bench-ingest) are deleted at the end.
 """
@@ -16,13 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +40,13 @@ from bench.generator import posts
 from classify.analyze import analyze_post
 from classify.dedup import same_episode
 from index import admin
-from index.backlog import write_posts
+from index.backlog import write_docs
 from index.bulk import Spool
 from index.client import make_client, require
 from index.mapping import REQUEST_MAPPING, Names, index_body, names
+from pipeline.indexing import clustered_docs
+
+BATCH = 500
 
 
 @dataclass
@@ -52,6 +63,14 @@ class IngestFigures:
     raw_rate: float
     ratio: float
     clusters: int
+    workers: int = 0
+    #: CPU seconds of the analysis workers (0 when analysis ran in the writer)
+    analyze_cpu: float = 0.0
+    #: CPU seconds of the writer process (dedup decisions, batch clustering, bulk encoding)
+    writer_cpu: float = 0.0
+    peak_worker_rss_mb: float = 0.0
+    #: [backlog size, posts/s over the last tenth of the run] pairs
+    segments: list[list[float]] = field(default_factory=list)
 
 
 class _Timed:
@@ -71,6 +90,67 @@ class _Timed:
             finally:
                 self.seconds += time.perf_counter() - began
             yield item
+
+
+def _warm() -> None:
+    analyze_post({"id": "warm-up", "text": "武汉市江岸区 求助 需要床位"})
+
+
+def _analyze_chunk(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [analyze_post(p) for p in chunk]
+
+
+def analyzed(
+    stream: Iterable[dict[str, Any]], workers: int, chunk: int = 100, ahead: int = 4
+) -> Iterator[dict[str, Any]]:
+    """Yield STREAM's posts analysed by WORKERS processes, in order, a few chunks ahead.
+
+    Only `workers * ahead` chunks are in flight, so a million posts never sit in memory.
+    With no workers, posts are analysed in this process.
+    """
+    if workers <= 0:
+        yield from (analyze_post(p) for p in stream)
+        return
+    posts_in = iter(stream)
+    # Fork after the warm-up, so the workers share jieba's dictionary and the gazetteer.
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pending: deque[multiprocessing.pool.AsyncResult[list[dict[str, Any]]]] = deque()
+
+        def submit() -> None:
+            if part := list(islice(posts_in, chunk)):
+                pending.append(pool.apply_async(_analyze_chunk, (part,)))
+
+        for _ in range(workers * ahead):
+            submit()
+        while pending:
+            done = pending.popleft().get()
+            submit()
+            yield from done
+
+
+def _clustered(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Yield the crawled parts of POSTS, each BATCH clustered in memory as the pipeline does."""
+    it = iter(posts)
+    while batch := list(islice(it, BATCH)):
+        yield from clustered_docs(batch)
+
+
+class _Segments:
+    """Count posts passing by and note the rate over each tenth of the run."""
+
+    def __init__(self, stream: Iterable[dict[str, Any]], size: int) -> None:
+        self.stream = stream
+        self.step = max(BATCH, size // 10)
+        self.rows: list[list[float]] = []
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        began = time.perf_counter()
+        for count, item in enumerate(self.stream, 1):
+            yield item
+            if count % self.step == 0:
+                now = time.perf_counter()
+                self.rows.append([count, round(self.step / (now - began), 1)])
+                began = now
 
 
 def _raw_bulk(client: Elasticsearch, source: Names, target: str, spill: Path) -> tuple[float, int]:
@@ -99,21 +179,25 @@ def _raw_bulk(client: Elasticsearch, source: Names, target: str, spill: Path) ->
     return time.perf_counter() - began, count
 
 
-def run_size(client: Elasticsearch, size: int, seed: int, workdir: Path) -> IngestFigures:
+def run_size(
+    client: Elasticsearch, size: int, seed: int, workdir: Path, workers: int = 2
+) -> IngestFigures:
     """Measure one size: the whole pipeline, then raw bulk of the same documents."""
     backlog = names(f"qiuzhu-bench-ingest-{size}")
     admin.drop(client, backlog)
     admin.ensure(client, backlog)
     spool = Spool(workdir / f"spool-{size}")
-    analyze_post(
-        {"id": "warm-up", "text": "武汉市江岸区 求助 需要床位"}
-    )  # load jieba and the gazetteer
-    analyzed = _Timed(analyze_post(p) for p in posts(size, seed=seed))
+    _warm()  # load jieba and the gazetteer
+    cpu = time.process_time()
+    waited = _Timed(analyzed(posts(size, seed=seed), workers))
+    segments = _Segments(_clustered(waited), size)
     began = time.perf_counter()
-    report = write_posts(client, backlog, analyzed, spool, same_episode, batch_size=500)
+    report = write_docs(client, backlog, segments, spool, same_episode, batch_size=BATCH)
     client.indices.refresh(index=backlog.requests)
     pipeline = time.perf_counter() - began
+    writer_cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     if report.spooled:
         print(f"warning: {report.spooled} posts were spooled", file=sys.stderr)
     clusters = client.search(
@@ -126,29 +210,44 @@ def run_size(client: Elasticsearch, size: int, seed: int, workdir: Path) -> Inge
         posts=size,
         pipeline_seconds=round(pipeline, 2),
         pipeline_rate=round(size / pipeline, 1),
-        analyze_seconds=round(analyzed.seconds, 2),
-        write_seconds=round(pipeline - analyzed.seconds, 2),
+        analyze_seconds=round(waited.seconds, 2),
+        write_seconds=round(pipeline - waited.seconds, 2),
         peak_rss_mb=round(peak / 2**20, 1),
         raw_seconds=round(raw_seconds, 2),
         raw_rate=round(raw_count / raw_seconds, 1),
         ratio=round((size / pipeline) / (raw_count / raw_seconds), 3),
         clusters=int(clusters),
+        workers=workers,
+        analyze_cpu=round(children.ru_utime + children.ru_stime, 1),
+        writer_cpu=round(writer_cpu - (waited.seconds if workers <= 0 else 0.0), 1),
+        peak_worker_rss_mb=round(children.ru_maxrss / 1024, 1),
+        segments=segments.rows,
     )
 
 
 def format_table(rows: list[IngestFigures]) -> str:
     """Return the figures as a Markdown table."""
     lines = [
-        "| posts | pipeline posts/s | raw bulk docs/s | ratio | analyze s | dedup+write s "
-        "| peak RSS MB | clusters |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| posts | pipeline posts/s | raw bulk docs/s | ratio | waiting for analysis s "
+        "| dedup+write s | analysis CPU s (workers) | writer CPU s | peak RSS MB "
+        "(writer / worker) | clusters |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.posts:,} | {r.pipeline_rate:,.0f} | {r.raw_rate:,.0f} | "
             f"{r.ratio:.2f} | {r.analyze_seconds:,.1f} | {r.write_seconds:,.1f} | "
-            f"{r.peak_rss_mb:,.0f} | {r.clusters:,} |"
+            f"{r.analyze_cpu:,.0f} ({r.workers}) | {r.writer_cpu:,.0f} | "
+            f"{r.peak_rss_mb:,.0f} / {r.peak_worker_rss_mb:,.0f} | {r.clusters:,} |"
         )
+    return "\n".join(lines)
+
+
+def format_segments(rows: list[IngestFigures]) -> str:
+    """Return the pipeline rate against the backlog size reached, as a Markdown table."""
+    lines = ["| run | backlog size | posts/s over the last tenth |", "|---:|---:|---:|"]
+    for r in rows:
+        lines.extend(f"| {r.posts:,} | {int(n):,} | {rate:,.0f} |" for n, rate in r.segments)
     return "\n".join(lines)
 
 
@@ -161,13 +260,16 @@ def main(argv: list[str] | None = None) -> list[IngestFigures]:
     )
     parser.add_argument("--seed", type=int, default=2020, help="Generator seed.")
     parser.add_argument("--json", type=Path, help="Also write the figures to this JSON file.")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="Analysis processes (0: analyse in the writer)."
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         client = make_client(request_timeout=120)
         require(client)
         with tempfile.TemporaryDirectory(prefix="qiuzhu-bench-") as tmp:
-            row = run_size(client, args.one, args.seed, Path(tmp))
+            row = run_size(client, args.one, args.seed, Path(tmp), args.workers)
         print(json.dumps(asdict(row)))
         return [row]
     rows = []
@@ -182,6 +284,8 @@ def main(argv: list[str] | None = None) -> list[IngestFigures]:
                 str(size),
                 "--seed",
                 str(args.seed),
+                "--workers",
+                str(args.workers),
             ],
             capture_output=True,
             text=True,
@@ -190,6 +294,7 @@ def main(argv: list[str] | None = None) -> list[IngestFigures]:
         rows.append(IngestFigures(**json.loads(done.stdout.strip().splitlines()[-1])))
         print(format_table(rows[-1:]).splitlines()[-1], flush=True)
     print(format_table(rows))
+    print(format_segments(rows))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return rows

@@ -40,8 +40,14 @@ def ingest_chart(rows: list[dict[str, Any]], path: Path) -> None:
 
     sizes = [r["posts"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    ax.plot(sizes, [r["pipeline_rate"] for r in rows], "o-", label="qiuzhu pipeline")
+    ax.plot(sizes, [r["pipeline_rate"] for r in rows], "o-", label="qiuzhu pipeline, whole run")
     ax.plot(sizes, [r["raw_rate"] for r in rows], "s--", label="raw streaming_bulk")
+    for r in rows:
+        # The rate over each tenth of a run, at the backlog size it had reached.
+        if r.get("segments"):
+            backlog = [n for n, _ in r["segments"]]
+            rates = [rate for _, rate in r["segments"]]
+            ax.plot(backlog, rates, ".:", label=f"pipeline during the {r['posts']:,} run")
     ax.set_xscale("log")
     ax.set_xlabel("posts ingested (backlog size)")
     ax.set_ylabel("posts per second")
@@ -79,7 +85,7 @@ def latency_chart(rows: list[dict[str, Any]], path: Path) -> None:
 
 def markdown(ingest: list[dict[str, Any]], searches: list[dict[str, Any]], took: float) -> str:
     """Return the report's Markdown."""
-    from bench.ingest_bench import IngestFigures, format_table
+    from bench.ingest_bench import IngestFigures, format_segments, format_table
 
     lines = [
         f"# qiuzhu benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -95,6 +101,10 @@ def markdown(ingest: list[dict[str, Any]], searches: list[dict[str, Any]], took:
         "run; ratio = pipeline rate / raw rate.",
         "",
         format_table([IngestFigures(**row) for row in ingest]),
+        "",
+        "Rate against the backlog size (near-linear cost keeps it flat):",
+        "",
+        format_segments([IngestFigures(**row) for row in ingest]),
         "",
         "![ingest rate](ingest.png)",
         "",

@@ -30,18 +30,20 @@ def write_batch(
     docs: list[dict[str, Any]],
     spool: Spool | None = None,
     same_episode: clusters.SameEpisode | None = None,
+    stop_keys: set[str] | None = None,
 ) -> BulkReport:
     """Index DOCS (crawled parts), first linking them to duplicates already in the backlog.
 
     Without SAME_EPISODE, the clusters the documents carry are kept as they are. When
-    Elasticsearch stops answering, what was not written is spooled, never lost.
+    Elasticsearch stops answering, what was not written is spooled, never lost. STOP_KEYS
+    (see `clusters.assign`) is best kept from one batch of a run to the next.
     """
     spool = spool or Spool()
     if not docs:
         return BulkReport()
     try:
         if same_episode is not None:
-            found = clusters.assign(client, names, docs, same_episode)
+            found = clusters.assign(client, names, docs, same_episode, stop_keys)
         else:
             found = clusters.Assignment()
     except Unavailable:
@@ -199,13 +201,14 @@ def write_docs(
     """Index crawled parts DOCS (see `documents.crawled_part`) in batches."""
     total = BulkReport()
     spool = spool or Spool()
+    stop_keys: set[str] = set()
     batch: list[dict[str, Any]] = []
     for doc in docs:
         batch.append(doc)
         if len(batch) >= batch_size:
-            total.merge(write_batch(client, names, batch, spool, same_episode))
+            total.merge(write_batch(client, names, batch, spool, same_episode, stop_keys))
             batch = []
-    total.merge(write_batch(client, names, batch, spool, same_episode))
+    total.merge(write_batch(client, names, batch, spool, same_episode, stop_keys))
     return total
 
 

@@ -56,6 +56,13 @@ _KEYS_PER_QUERY = 20_000  # one query per batch: the terms query allows 65,536
 _PAGE = 5_000
 #: Members of a cluster that carry blocking keys; later members are found through them.
 KEYED_MEMBERS = 5
+#: A key already carried by this many backlog posts is a stop word, not a block: an LSH
+#: band whose minima come from common phrases, a common name, a hotline. Once seen that
+#: often it is neither looked up nor stored again, so a post's candidates stay bounded
+#: however large the backlog grows: otherwise LSH's chance collisions give each post
+#: candidates in proportion to the backlog, and the whole ingest grows quadratically.
+#: Reposts of one request do not fill a key: only KEYED_MEMBERS of a cluster carry keys.
+STOP_KEY_POSTS = 10
 
 
 class _UnionFind:
@@ -136,14 +143,18 @@ def assign(
     names: Names,
     posts: list[dict[str, Any]],
     same_episode: SameEpisode,
+    stop_keys: set[str] | None = None,
 ) -> Assignment:
     """Set each post's `cluster` against the batch and the whole backlog.
 
     POSTS carry `id` (the backlog id), `dedup_keys` and a batch-local `cluster` (posts of
     the batch already found to be duplicates share it). Returns the backlog clusters the
     batch joined (their sizes must be refreshed) and those absorbed into others (their
-    members must be moved with `move_members`).
+    members must be moved with `move_members`). STOP_KEYS, kept by the caller from one
+    batch to the next, learns the keys found on STOP_KEY_POSTS backlog posts or more:
+    they are not looked up again, and the batch's posts do not store them.
     """
+    stop_keys = set() if stop_keys is None else stop_keys
     uf = _UnionFind()
     # Batch clusters are linked among themselves by the NLP stage's own clusterer.
     for post in posts:
@@ -155,13 +166,17 @@ def assign(
         if old and old.get("cluster"):
             uf.union(f"p:{post['id']}", f"c:{old['cluster']}")
             backlog_clusters.setdefault(old["cluster"], old.get("posted_at") or "")
-    keys = sorted({k for p in posts for k in p.get("dedup_keys") or []})
+    keys = sorted({k for p in posts for k in p.get("dedup_keys") or []} - stop_keys)
+    wanted = set(keys)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     keyed: Counter[str] = Counter()  # backlog cluster -> its members that carry keys
     for cand in _candidates(client, names, keys):
         keyed[cand["cluster"]] += 1
         for key in cand.get("dedup_keys") or []:
-            by_key[key].append(cand)
+            if key in wanted:
+                by_key[key].append(cand)
+    # Fetched once, a stop word still links this batch; later batches skip it.
+    stop_keys.update(k for k, found in by_key.items() if len(found) >= STOP_KEY_POSTS)
     for post in posts:
         # A copy, as the decision reads a post: it may cache things on what it is given
         # (signatures), which must not reach the strict mapping.
@@ -199,6 +214,8 @@ def assign(
         # make every later batch fetch ten thousand candidates.
         if keyed[post["cluster"]] >= KEYED_MEMBERS and post["id"] not in existing:
             post["dedup_keys"] = []
+        elif stop_keys and post.get("dedup_keys"):
+            post["dedup_keys"] = [k for k in post["dedup_keys"] if k not in stop_keys]
     return Assignment(joined=set(chosen.values()), absorbed=absorbed, known=set(existing))
 
 

@@ -31,6 +31,22 @@ log = logging.getLogger(__name__)
 OUTCOMES = ("new", "updated", "unchanged", "spooled", "duplicates", "deleted")
 
 
+def clustered_docs(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the crawled parts of analysed POSTS, duplicates within them sharing a cluster."""
+    from classify.dedup import Clusterer
+    from index.documents import crawled_part
+
+    clusterer = Clusterer()
+    slots = [clusterer.add(post) for post in posts]
+    assignments = clusterer.assignments()
+    docs = []
+    for post, slot in zip(posts, slots, strict=True):
+        doc = crawled_part(post)
+        doc["cluster"] = assignments[slot][0]
+        docs.append(doc)
+    return docs
+
+
 class IndexingPipeline:
     """Buffer analysed items and write them to the backlog in batches; spool what fails."""
 
@@ -47,6 +63,8 @@ class IndexingPipeline:
         self.names: Any = None
         self.spool: Any = None
         self._warned: set[str] = set()
+        #: Blocking keys too common to look up, learnt batch after batch (`clusters.assign`).
+        self.stop_keys: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IndexingPipeline:
@@ -101,26 +119,19 @@ class IndexingPipeline:
 
     def flush(self) -> None:
         """Cluster the buffered posts, write them with dedup against the backlog, count."""
-        from classify.dedup import Clusterer
         from index.backlog import write_batch
         from index.bulk import BulkReport, update_action
-        from index.documents import crawled_part
 
         self._flush_deleted()
         posts, self.posts = self.posts, []
         if not posts:
             return
-        clusterer = Clusterer()
-        slots = [clusterer.add(post) for post in posts]
-        assignments = clusterer.assignments()
-        docs = []
-        for post, slot in zip(posts, slots, strict=True):
-            doc = crawled_part(post)
-            doc["cluster"] = assignments[slot][0]
-            docs.append(doc)
+        docs = clustered_docs(posts)
         own = {doc["id"]: post["cluster"] for doc, post in zip(docs, posts, strict=True)}
         try:
-            report = write_batch(self.client, self.names, docs, self.spool, same_episode)
+            report = write_batch(
+                self.client, self.names, docs, self.spool, same_episode, self.stop_keys
+            )
         except Exception as exc:  # whatever failed, the batch must reach the spool
             self._warn_once(
                 type(exc).__name__, f"writing a batch failed ({type(exc).__name__}); spooled"

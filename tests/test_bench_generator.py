@@ -44,3 +44,28 @@ def test_duplicate_rate_is_respected_and_truth_follows_the_taxonomy():
     needs = {n for _, truth in pairs for n in truth.needs}
     assert needs <= set(generator.NEED_WEIGHTS)
     assert {truth.urgency for _, truth in pairs} == {"critical", "high", "normal"}
+
+
+def test_unrelated_posts_rarely_share_an_lsh_band():
+    # Real posts from different episodes share a band in about 0.015 % of pairs; a
+    # generator of few phrases made it 0.07-0.1 %, which made dedup look quadratic.
+    from collections import defaultdict
+
+    from classify.dedup import dedup_keys
+
+    pairs = list(generator.Generator(seed=4).stream(1500))
+    buckets: defaultdict[str, list[int]] = defaultdict(list)
+    for number, (post, _) in enumerate(pairs):
+        for key in dedup_keys(post):
+            if key.startswith("lsh:"):
+                buckets[key].append(number)
+    sharing = {(a, b) for members in buckets.values() for a in members for b in members if a < b}
+    unrelated = [(a, b) for a, b in sharing if pairs[a][1].episode != pairs[b][1].episode]
+    assert len(unrelated) / (len(pairs) * (len(pairs) - 1) / 2) < 0.0004
+
+
+def test_posts_that_are_not_requests_are_varied():
+    texts = [p["text"] for p, t in generator.Generator(seed=8).stream(4000) if t.kind != "request"]
+    top = max(texts.count(t) for t in set(texts))
+    assert len(texts) > 150
+    assert top < len(texts) / 10

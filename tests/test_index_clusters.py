@@ -198,3 +198,34 @@ def test_summary_orders_members_by_real_time_and_carries_the_latest_update():
         "outcome": "admitted",
         "posted_at": "2020-02-06T09:00:00+08:00",
     }
+
+
+def test_a_key_on_many_backlog_posts_becomes_a_stop_word_and_duplicates_still_join(backlog):
+    from index import clusters
+    from index.backlog import write_batch
+
+    def with_common_key(post):
+        post = crawled_part(post)
+        post["dedup_keys"] = [*post["dedup_keys"], "lsh:0:common"]
+        return post
+
+    spool = Spool(backlog.spool_dir)
+    stop: set[str] = set()
+    people = [
+        with_common_key(templated(n, f"某{'甲乙丙丁戊己庚辛壬癸子丑寅卯'[n]}", str(30 + n), "发烧"))
+        for n in range(clusters.STOP_KEY_POSTS + 2)
+    ]
+    write_batch(backlog.client, backlog.names, people, spool, same_episode, stop)
+    assert stop == set()
+    # The next batch meets the key on every earlier post: it is a stop word from now on.
+    other = with_common_key(templated(90, "王某某", "71", "胸闷，求助"))
+    write_batch(backlog.client, backlog.names, [other], spool, same_episode, stop)
+    assert "lsh:0:common" in stop
+    assert "lsh:0:common" not in doc(backlog, 90)["dedup_keys"]
+    assert doc(backlog, 90)["cluster_size"] == 1
+    # A later copy about the first person still joins its cluster through its other keys.
+    copy = with_common_key(templated(91, "某甲", "30", "发烧三天了，求扩散", day=7))
+    write_batch(backlog.client, backlog.names, [copy], spool, same_episode, stop)
+    assert doc(backlog, 91)["cluster"] == doc(backlog, 0)["cluster"]
+    assert doc(backlog, 0)["cluster_size"] == 2
+    assert "lsh:0:common" not in doc(backlog, 91)["dedup_keys"]
