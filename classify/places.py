@@ -39,6 +39,8 @@ _CACHED_FIELD_MAX = 12
 #: Clauses whose mentions are remembered (per weight) before the table is emptied.
 MEMO_CLAUSES = 100_000
 _MEMO: defaultdict[float, dict[str, tuple[Mention, ...]]] = defaultdict(dict)
+# The places decided for recently seen mention sequences (many posts name the same places).
+_DECIDED: dict[tuple[tuple[str, float, int], ...], dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,21 @@ def resolve(address: str = "", text: str = "", city_field: str = "") -> dict[str
     mentions += find_mentions(rest, 1.0)
     if not mentions:
         return out
+    # A mention's entries follow from its alias, weight and whether the housing-word
+    # filter dropped some (then there are fewer): the key names the mentions exactly.
+    key = tuple((mention.alias, mention.weight, len(mention.entries)) for mention in mentions)
+    decided = _DECIDED.get(key)
+    if decided is None:
+        if len(_DECIDED) >= MEMO_CLAUSES:
+            _DECIDED.clear()
+        decided = _DECIDED[key] = _decide(mentions, out)
+    out = dict(decided)
+    out["place_candidates"] = [dict(candidate) for candidate in decided["place_candidates"]]
+    return out
+
+
+def _decide(mentions: list[Mention], out: dict[str, Any]) -> dict[str, Any]:
+    """Return OUT with the levels and candidates that MENTIONS decide."""
     gaz = gazetteer.load()
     city = _scope_city(mentions)
     votes, ambiguous = _district_votes(mentions, city)
