@@ -39,7 +39,9 @@ _CACHED_FIELD_MAX = 12
 #: Clauses whose mentions are remembered (per weight) before the table is emptied.
 MEMO_CLAUSES = 100_000
 _MEMO: defaultdict[float, dict[str, tuple[Mention, ...]]] = defaultdict(dict)
-# The places decided for recently seen mention sequences (many posts name the same places).
+# The places decided for recently seen mention sequences (many posts name the same
+# places), up to DECIDED_MAX of them (about a kilobyte each).
+DECIDED_MAX = 20_000
 _DECIDED: dict[tuple[tuple[str, float, int], ...], dict[str, Any]] = {}
 
 
@@ -296,7 +298,7 @@ def resolve(address: str = "", text: str = "", city_field: str = "") -> dict[str
     key = tuple((mention.alias, mention.weight, len(mention.entries)) for mention in mentions)
     decided = _DECIDED.get(key)
     if decided is None:
-        if len(_DECIDED) >= MEMO_CLAUSES:
+        if len(_DECIDED) >= DECIDED_MAX:
             _DECIDED.clear()
         decided = _DECIDED[key] = _decide(mentions, out)
     out = dict(decided)
