@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # Posts analysed in one spaCy memory zone.
 _ZONE_POSTS = 2000
+# `json.dumps(..., ensure_ascii=False)` builds an encoder on every call; one is enough.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 #: The keys the taxonomy defines, in its order.
 TAXONOMY_KEYS = (
@@ -129,7 +131,11 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
     analysed posts wait in a temporary file and only the clusterer's compact state
     (a few hundred bytes a post) stays in memory.
     """
-    clusterer = Clusterer()
+    with Clusterer() as clusterer:
+        yield from _analyze_all(lines, clusterer)
+
+
+def _analyze_all(lines: Iterable[str], clusterer: Clusterer) -> Iterator[str]:
     errors = 0
     nlp = get_nlp()
     zone: contextlib.ExitStack | None = None
@@ -160,7 +166,7 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
             clusterer.add(out, sig)
             del out["cluster"]
             # A line starting with "+" is an analysed post waiting for its cluster.
-            spool.write("+" + json.dumps(out, ensure_ascii=False) + "\n")
+            spool.write("+" + _ENCODE(out) + "\n")
         if zone is not None:
             zone.close()
         spool.seek(0)
@@ -171,10 +177,7 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
                 yield line
                 continue
             cluster, canonical, size = next(assignments)
-            extra = json.dumps(
-                {"cluster": cluster, "canonical_id": canonical, "cluster_size": size},
-                ensure_ascii=False,
-            )
+            extra = _ENCODE({"cluster": cluster, "canonical_id": canonical, "cluster_size": size})
             yield line[1:-1] + ", " + extra[1:]
     if errors:
         log.warning("%d input lines were not analysable; see their error objects", errors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import tempfile
 from array import array
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -45,6 +46,14 @@ _SCHEME = "affine32"
 # Dates without a zone are Beijing time, where the posts come from.
 _LOCAL = timezone(timedelta(hours=8))
 _SIG_COLLIDE = 1 / 65536
+#: Blocking keys the Clusterer holds in memory before it moves them to temporary files.
+SPILL_KEYS = 1 << 20
+# Hash ranges of the spilled keys: the final clustering holds one range at a time.
+_RANGES = 16
+_ROW = np.dtype([("key", "<u8"), ("owner", "<u4")])
+_PHONE_BIT = 1 << 32
+# Candidate pairs whose signatures are compared at once (two 128-byte rows a pair).
+_PAIR_CHUNK = 1 << 16
 
 
 def _digest(text: str, size: int = 6) -> str:
@@ -75,13 +84,21 @@ def shingle_hashes(norm: str) -> np.ndarray:
     Three code points (21 bits each) pack exactly into 63 bits, so a shingle's id is
     collision-free before the MurmurHash3 finalisers fold it to 32 bits.
     """
+    return np.unique(_shingle_hashes(norm))
+
+
+def _shingle_hashes(norm: str) -> np.ndarray:
+    # Repeats kept: a minimum does not change for them, and sorting them away cost more
+    # than the signature's own arithmetic.
     if not norm:
         return np.empty(0, dtype=np.uint32)
     codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(codes) < SHINGLE:
         codes = np.concatenate([codes, np.zeros(SHINGLE - len(codes), dtype=np.uint64)])
-    packed = codes[:-2] << np.uint64(42) | codes[1:-1] << np.uint64(21) | codes[2:]
-    return np.unique((fmix64(packed) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    packed = codes[:-2] << np.uint64(42)
+    packed |= codes[1:-1] << np.uint64(21)
+    packed |= codes[2:]
+    return fmix64(packed).astype(np.uint32)
 
 
 def fmix64(packed: np.ndarray) -> np.ndarray:
@@ -102,7 +119,7 @@ def signature(text: str, norm: str | None = None) -> np.ndarray:
     The affine32 scheme of datasketch, vectorised over all shingles at once.
     """
     norm = normalise_for_dedup(text) if norm is None else norm
-    hashes = shingle_hashes(norm)
+    hashes = _shingle_hashes(norm)
     if not len(hashes):
         return np.full(NUM_PERM, _MAX_HASH, dtype=np.uint64)
     s1, m1, s2, m2 = _FMIX32
@@ -113,7 +130,8 @@ def signature(text: str, norm: str | None = None) -> np.ndarray:
         hv ^= hv >> s2
         hv *= m2
         hv ^= hv >> s1
-        permuted = hv[:, None] * a[None, :] + b[None, :]
+        permuted = np.multiply.outer(hv, a)
+        permuted += b
     return permuted.min(axis=0).astype(np.uint64)
 
 
@@ -249,18 +267,81 @@ def _when(posted_at: Any) -> float:
     return moment.timestamp()
 
 
+def _decide_pairs(
+    i: np.ndarray,
+    j: np.ndarray,
+    phone: np.ndarray,
+    names: np.ndarray,
+    ages: np.ndarray,
+    sigs: np.ndarray,
+) -> np.ndarray:
+    """Return which candidate pairs (I, J) are duplicates, as `same_episode` decides them.
+
+    The vectorised form of `_score` >= `_threshold` on the Clusterer's compact state.
+    """
+    name_i, name_j = names[i], names[j]
+    named = (name_i != 0).astype(np.int8) + (name_j != 0)
+    same_name = (name_i != 0) & (name_i == name_j)
+    age_i, age_j = ages[i], ages[j]
+    ages_known = (age_i != 0) & (age_j != 0)
+    decided = same_name & ages_known & (age_i == age_j)
+    # Same name without both ages, or no name shared: the texts decide.
+    by_text = (same_name & ~ages_known) | ((named < 2) & ~phone)
+    decided |= (named < 2) & phone & ~same_name
+    wanted = np.flatnonzero(by_text)
+    for low in range(0, len(wanted), _PAIR_CHUNK):
+        chunk = wanted[low : low + _PAIR_CHUNK]
+        agree = np.count_nonzero(sigs[i[chunk]] == sigs[j[chunk]], axis=1)
+        sim = agree.astype(np.float64) / NUM_PERM
+        # 16 bits of each row: correct the 1/65536 chance that two rows agree by accident.
+        sim = np.maximum(0.0, (sim - _SIG_COLLIDE) / (1 - _SIG_COLLIDE))
+        threshold = np.where(
+            same_name[chunk],
+            NAME_TEXT_SAME,
+            np.where(named[chunk] == 1, TEXT_SAME_ONE_NAMED, TEXT_SAME),
+        )
+        decided[chunk] = sim >= threshold
+    return decided
+
+
+def _roots(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Return the roots of NODES and point NODES at them (every parent precedes its child)."""
+    roots = parent[nodes]
+    while True:
+        up = parent[roots]
+        if np.array_equal(up, roots):
+            break
+        roots = up
+    parent[nodes] = roots
+    return roots
+
+
+def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Join the sets of each pair (A, B) in PARENT, the smallest member staying the root."""
+    while len(a):
+        root_a, root_b = _roots(parent, a), _roots(parent, b)
+        apart = root_a != root_b
+        a, b, root_a, root_b = a[apart], b[apart], root_a[apart], root_b[apart]
+        # Hook the larger root under the smaller; of several hooks at once the smallest wins
+        # and the others are retried with the new roots.
+        np.minimum.at(parent, np.maximum(root_a, root_b), np.minimum(root_a, root_b))
+
+
 class Clusterer:
     """Cluster posts sharing a blocking key, keeping only a compact state per post.
 
-    Per post it keeps its id, date, person hashes, a 16-bit-per-row MinHash signature and
-    its blocking keys as 32-bit hashes (about 300 bytes), never the post itself; so a
-    million posts fit in a few hundred megabytes. Candidates are the posts sharing a key
-    (the latest MAX_BUCKET before each post, as a backlog lookup would return), decided
-    as `same_episode` decides them, then grouped with union-find.
+    Per post it keeps its id, date, person hashes and a 16-bit-per-row MinHash signature
+    (about 170 bytes), never the post itself; its blocking keys (as 32-bit hashes) wait
+    in temporary files, one per range of hashes, once there are more than SPILL_KEYS of
+    them. So a million posts fit in a few hundred megabytes, and the final clustering
+    reads one range at a time. Candidates are the posts sharing a key (the latest
+    MAX_BUCKET before each post, as a backlog lookup would return), decided as
+    `same_episode` decides them; the clusters are the connected groups of those pairs.
     """
 
-    def __init__(self) -> None:
-        self._ids: list[str] = []
+    def __init__(self, spill_keys: int = SPILL_KEYS) -> None:
+        self._id_bytes = bytearray()
+        self._id_ends = array("Q")
         self._when = array("d")
         self._name = array("Q")
         self._age = array("Q")
@@ -268,81 +349,124 @@ class Clusterer:
         # A blocking key as its 32-bit hash, with bit 32 set for phone keys.
         self._keys = array("Q")
         self._owners = array("I")
+        self._spill_keys = spill_keys
+        self._spills: list[Any] = []
         self._parent: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._id_ends)
+
+    def __enter__(self) -> Clusterer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the temporary files of spilled keys (the clusters stay readable)."""
+        self._cluster()
+        for handle in self._spills:
+            handle.close()
+        self._spills = []
+
+    def _id(self, index: int) -> str:
+        start = self._id_ends[index - 1] if index else 0
+        return self._id_bytes[start : self._id_ends[index]].decode("utf-8", "surrogatepass")
 
     def add(self, post: dict[str, Any], sig: np.ndarray | None = None) -> int:
         """Add an analysed post (with `id`, `text`, `dedup_keys`) and return its number."""
-        index = len(self._ids)
+        index = len(self._id_ends)
         name, age = _person(post)
         sig = sig if sig is not None else signature(post.get("text") or "")
         keys = post.get("dedup_keys") or dedup_keys(post, sig)
-        self._ids.append(str(post.get("id")))
+        self._id_bytes += str(post.get("id")).encode("utf-8", "surrogatepass")
+        self._id_ends.append(len(self._id_bytes))
         self._when.append(_when(post.get("posted_at")))
         self._name.append(int(_digest(name, 8), 16) if name else 0)
         self._age.append(int(_digest(age, 8), 16) if age else 0)
-        self._sigs.extend((np.asarray(sig, dtype=np.uint64) & 0xFFFF).astype(np.uint16).tolist())
-        for key in dict.fromkeys(keys):
-            phone = 1 << 32 if key.startswith("phone:") else 0
-            self._keys.append(phone | _key32(key))
-            self._owners.append(index)
+        self._sigs.frombytes(np.asarray(sig, dtype=np.uint64).astype(np.uint16).tobytes())
+        unique = dict.fromkeys(keys)
+        self._keys.extend(
+            [(_PHONE_BIT if key.startswith("phone:") else 0) | _key32(key) for key in unique]
+        )
+        self._owners.extend([index] * len(unique))
+        if len(self._keys) >= self._spill_keys:
+            self._spill()
         self._parent = None
         return index
 
-    def _decide(self, i: int, j: int, phone: bool, sigs: np.ndarray) -> bool:
-        name_i, name_j = self._name[i], self._name[j]
-        same_name = bool(name_i) and name_i == name_j
-        names = bool(name_i) + bool(name_j)
-        ages_known = bool(self._age[i]) and bool(self._age[j])
-        if names == 2 and not same_name:
-            return False
-        sim = float(np.count_nonzero(sigs[i] == sigs[j])) / NUM_PERM
-        # 16 bits of each row: correct the 1/65536 chance that two rows agree by accident.
-        sim = max(0.0, (sim - _SIG_COLLIDE) / (1 - _SIG_COLLIDE))
-        score = _score(same_name, names, ages_known, self._age[i] == self._age[j], sim, phone)
-        return score >= _threshold(names)
+    def _spill(self) -> None:
+        """Move the waiting keys to the temporary file of their hash range."""
+        if not self._keys:
+            return
+        if not self._spills:
+            # Open as long as the clusterer: `close` (or the end of a `with`) removes them.
+            self._spills = [tempfile.TemporaryFile() for _ in range(_RANGES)]  # noqa: SIM115
+        rows = np.empty(len(self._keys), dtype=_ROW)
+        rows["key"] = np.frombuffer(self._keys, dtype=np.uint64)
+        rows["owner"] = np.frombuffer(self._owners, dtype=np.uint32)
+        ranges = rows["key"] & np.uint64(_RANGES - 1)
+        for number, handle in enumerate(self._spills):
+            rows[ranges == number].tofile(handle)
+        self._keys, self._owners = array("Q"), array("I")
+
+    def _key_ranges(self) -> Iterator[np.ndarray]:
+        """Yield the (key, owner) rows of every hash range, all rows of a key together."""
+        if not self._spills:
+            rows = np.empty(len(self._keys), dtype=_ROW)
+            if len(rows):
+                rows["key"] = np.frombuffer(self._keys, dtype=np.uint64)
+                rows["owner"] = np.frombuffer(self._owners, dtype=np.uint32)
+            yield rows
+            return
+        self._spill()
+        for handle in self._spills:
+            handle.flush()
+            handle.seek(0)
+            rows = np.fromfile(handle, dtype=_ROW)
+            handle.seek(0, 2)
+            yield rows
 
     def _cluster(self) -> np.ndarray:
         if self._parent is not None:
             return self._parent
-        count = len(self._ids)
+        count = len(self)
         parent = np.arange(count, dtype=np.int64)
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = int(parent[x])
-            return x
-
-        keys = np.frombuffer(self._keys, dtype=np.uint64) if self._keys else np.empty(0, np.uint64)
-        owners = np.frombuffer(self._owners, dtype=np.uint32) if self._owners else np.empty(0)
+        names = np.frombuffer(self._name, dtype=np.uint64) if count else np.zeros(0, np.uint64)
+        ages = np.frombuffer(self._age, dtype=np.uint64) if count else np.zeros(0, np.uint64)
         sigs = np.frombuffer(self._sigs, dtype=np.uint16).reshape(count, NUM_PERM)
-        order = np.lexsort((owners, keys))
-        keys, owners = keys[order], owners[order]
-        bounds = np.flatnonzero(np.diff(keys)) + 1
-        starts = np.concatenate([[0], bounds]) if len(keys) else np.empty(0, np.int64)
-        ends = np.concatenate([bounds, [len(keys)]]) if len(keys) else np.empty(0, np.int64)
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-            if end - start < 2:
+        for rows in self._key_ranges():
+            if len(rows) < 2:
                 continue
-            phone = bool(int(keys[start]) >> 32)
-            members = owners[start:end].tolist()
-            for pos, j in enumerate(members):
-                for i in members[max(0, pos - MAX_BUCKET) : pos]:
-                    root_i, root_j = find(i), find(j)
-                    if root_i != root_j and self._decide(j, i, phone, sigs):
-                        parent[max(root_i, root_j)] = min(root_i, root_j)
-        for index in range(count):
-            parent[index] = find(index)
+            order = np.lexsort((rows["owner"], rows["key"]))
+            keys = rows["key"][order]
+            owners = rows["owner"][order].astype(np.int64)
+            del rows, order
+            # Each post against the MAX_BUCKET posts before it that share the key; the
+            # clusters are the connected groups of duplicate pairs, whatever their order.
+            for back in range(1, min(MAX_BUCKET + 1, len(keys))):
+                pos = np.flatnonzero(keys[back:] == keys[:-back])
+                if not len(pos):
+                    break
+                i, j = owners[pos], owners[pos + back]
+                # Pairs already in one cluster need no decision.
+                apart = np.flatnonzero(_roots(parent, i) != _roots(parent, j))
+                i, j, pos = i[apart], j[apart], pos[apart]
+                phone = (keys[pos + back] >> np.uint64(32)).astype(bool)
+                same = _decide_pairs(j, i, phone, names, ages, sigs)
+                _union(parent, i[same], j[same])
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
         self._parent = parent
         return parent
 
     def iter_assignments(self) -> Iterator[tuple[str, str, int]]:
         """Yield (cluster id, canonical post id, cluster size) for every post, in order."""
         roots = self._cluster()
-        count = len(self._ids)
+        count = len(self)
         sizes = np.bincount(roots, minlength=count) if count else np.zeros(0, np.int64)
         when = np.frombuffer(self._when, dtype=np.float64) if count else np.zeros(0)
         # The earliest post is canonical; posts without a date count as latest.
@@ -353,7 +477,7 @@ class Clusterer:
         canonical[roots[order][first]] = order[first]
         for index in range(count):
             root = int(roots[index])
-            canonical_id = self._ids[int(canonical[root])]
+            canonical_id = self._id(int(canonical[root]))
             yield cluster_id(canonical_id), canonical_id, int(sizes[root])
 
     def assignments(self) -> list[tuple[str, str, int]]:

@@ -49,8 +49,8 @@ _CITY_SUFFIXES = ("土家族苗族自治州", "自治州", "地区", "市")
 _PROVINCE_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "省", "市")
 #: Clauses remembered by `Gazetteer.find` before the table is emptied.
 MEMO_CLAUSES = 100_000
-# Characters no alias contains: a clause is a run without them.
-_CLAUSE = re.compile(r"[^，。！？；,.!?;\s]+")
+#: Characters no alias contains: a clause is a run without them.
+CLAUSE = re.compile(r"[^，。！？；,.!?;\s]+")
 _BRACKETED = re.compile(r"[（(].*?[)）]")
 _SKIP_CITY_NAMES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
 
@@ -136,7 +136,7 @@ class Gazetteer:
             self.index_prefixes()
         memo = self.memo
         found: list[tuple[int, int, str]] = []
-        for match in _CLAUSE.finditer(text):
+        for match in CLAUSE.finditer(text):
             clause = match.group()
             hits = memo.get(clause)
             if hits is None:

@@ -36,6 +36,13 @@ _HOUSING = re.compile(
 _ADDRESS_WEIGHT = 2.0
 # City fields up to this length are remembered (武汉, 武汉市, 湖北武汉 ...).
 _CACHED_FIELD_MAX = 12
+#: Clauses whose mentions are remembered (per weight) before the table is emptied.
+MEMO_CLAUSES = 100_000
+_MEMO: defaultdict[float, dict[str, tuple[Mention, ...]]] = defaultdict(dict)
+# The places decided for recently seen mention sequences (many posts name the same
+# places), up to DECIDED_MAX of them (about a kilobyte each).
+DECIDED_MAX = 20_000
+_DECIDED: dict[tuple[tuple[str, float, int], ...], dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -121,9 +128,29 @@ def _hospital_spans(text: str) -> list[tuple[int, int]]:
 
 
 def find_mentions(text: str, weight: float = 1.0) -> list[Mention]:
-    """Return the place names in TEXT, leftmost-longest, without those naming hospitals."""
+    """Return the place names in TEXT, leftmost-longest, without those naming hospitals.
+
+    No place or hospital name, and nothing the context rules read after a name, holds
+    a clause end, so TEXT is read clause by clause and each clause's mentions are
+    remembered: posts repeat template fields, stock sentences and reposted paragraphs.
+    """
     if not text:
         return []
+    memo = _MEMO[weight]
+    found: list[Mention] = []
+    for match in gazetteer.CLAUSE.finditer(text):
+        clause = match.group()
+        mentions = memo.get(clause)
+        if mentions is None:
+            if len(memo) >= MEMO_CLAUSES:
+                memo.clear()
+            mentions = memo[clause] = tuple(_clause_mentions(clause, weight))
+        found.extend(mentions)
+    return found
+
+
+def _clause_mentions(text: str, weight: float) -> list[Mention]:
+    """Return the place names in TEXT (one clause) as `find_mentions` does."""
     gaz = gazetteer.load()
     colloquial = areas()
     hits = gaz.find(text)
@@ -266,6 +293,21 @@ def resolve(address: str = "", text: str = "", city_field: str = "") -> dict[str
     mentions += find_mentions(rest, 1.0)
     if not mentions:
         return out
+    # A mention's entries follow from its alias, weight and whether the housing-word
+    # filter dropped some (then there are fewer): the key names the mentions exactly.
+    key = tuple((mention.alias, mention.weight, len(mention.entries)) for mention in mentions)
+    decided = _DECIDED.get(key)
+    if decided is None:
+        if len(_DECIDED) >= DECIDED_MAX:
+            _DECIDED.clear()
+        decided = _DECIDED[key] = _decide(mentions, out)
+    out = dict(decided)
+    out["place_candidates"] = [dict(candidate) for candidate in decided["place_candidates"]]
+    return out
+
+
+def _decide(mentions: list[Mention], out: dict[str, Any]) -> dict[str, Any]:
+    """Return OUT with the levels and candidates that MENTIONS decide."""
     gaz = gazetteer.load()
     city = _scope_city(mentions)
     votes, ambiguous = _district_votes(mentions, city)

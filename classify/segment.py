@@ -44,14 +44,15 @@ class Segmenter:
     def cut(self, text: str) -> list[str]:
         """Return the words of TEXT, the same as `list(jieba.cut(text))`."""
         words: list[str] = []
-        for block in _HAN.split(text):
+        # A split on a capturing pattern alternates: text between matches, then a match.
+        for number, block in enumerate(_HAN.split(text)):
             if not block:
                 continue
-            if _HAN.match(block):
+            if number % 2:
                 words.extend(self._block(block))
                 continue
-            for piece in _SKIP.split(block):
-                if _SKIP.match(piece):
+            for place, piece in enumerate(_SKIP.split(block)):
+                if place % 2:
                     words.append(piece)
                 else:
                     words.extend(piece)

@@ -126,3 +126,63 @@ def test_clusterer_state_is_compact():
     assert len(clusterer) == 200
     assert len(clusterer.assignments()) == 200
     assert not hasattr(clusterer, "_posts")  # no analysed post is kept
+
+
+def _mixed_posts(count):
+    """Return invented posts: people with reposts, free-text appeals and their copies."""
+    posts = []
+    for i in range(count):
+        person = i % 37
+        if i % 5 == 4:
+            text = f"转发扩散：{APPEAL}" if i % 2 else APPEAL + f"（第{i % 3}次求助）"
+        else:
+            text = (
+                BASE.replace("周大成", "周大成吴小红李四王五赵六"[person % 9 : person % 9 + 3])
+                .replace("66", str(40 + person % 11))
+                .replace("13911112222", f"139{person:08d}")
+            )
+        posts.append(_post(f"p{i}", text, f"2020-02-0{1 + i % 9}T0{i % 10}:00:00+08:00"))
+    return posts
+
+
+def test_clusterer_spilled_keys_give_the_same_clusters():
+    posts = _mixed_posts(240)
+    in_memory = Clusterer()
+    spilled = Clusterer(spill_keys=64)
+    for post in posts:
+        in_memory.add(post)
+        spilled.add(post)
+    assert spilled._spills  # the keys really went to the temporary files
+    with spilled:
+        out = spilled.assignments()
+    assert not spilled._spills
+    assert out == in_memory.assignments()
+    assert len({cluster for cluster, _, _ in out}) < len(posts)
+
+
+def test_clusterer_clusters_are_the_connected_duplicate_pairs():
+    posts = _mixed_posts(90)
+    keys = [set(dedup_keys(post)) for post in posts]
+    parent = list(range(len(posts)))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for j in range(len(posts)):
+        for i in range(j):
+            if keys[i] & keys[j] and same_episode(posts[j], posts[i]):
+                parent[max(find(i), find(j))] = min(find(i), find(j))
+    clusterer = Clusterer()
+    for post in posts:
+        clusterer.add(post)
+    out = clusterer.assignments()
+    assert 1 < len({cluster for cluster, _, _ in out}) < len(posts) // 2
+    for index, (cluster, canonical, size) in enumerate(out):
+        root = find(index)
+        members = [k for k in range(len(posts)) if find(k) == root]
+        assert size == len(members)
+        assert cluster == out[root][0]
+        earliest = min(members, key=lambda k: (posts[k]["posted_at"], k))
+        assert canonical == posts[earliest]["id"]

@@ -85,3 +85,9 @@ def test_mask_text_masks_numbers_and_names():
 def test_mask_text_keeps_full_width_offsets():
     masked = mask_text("电话：１３８１２３４５６７８。谢谢")
     assert masked == "电话：138****5678。谢谢"
+
+
+def test_id_number_needs_no_digit_before_it():
+    assert find_id_numbers(VALID_ID + "，求助") == [VALID_ID]
+    assert find_id_numbers("9" + VALID_ID) == []
+    assert find_id_numbers("编号9 " + VALID_ID) == [VALID_ID]

@@ -70,3 +70,30 @@ def test_resolve_without_place_is_empty(text):
     place = resolve("", text, "")
     assert place["district"] == ""
     assert place["city"] == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "住在江汉区某某小区，昨天去了汉阳医院和武昌医院看病。后湖街道幸福花园3栋！",
+        "武昌区中南路街道 汉口 百步亭花园;江岸区后湖街道\n洪山区关山街道关山村",
+        "在协和医院排队,汉阳医院也去过?梅苑小区、青山区冶金街道",
+    ],
+)
+def test_find_mentions_clause_by_clause_as_over_the_whole_text(text):
+    from classify.places import _clause_mentions, find_mentions
+
+    for weight in (1.0, 2.0):
+        whole = _clause_mentions(text, weight)
+        assert whole
+        assert find_mentions(text, weight) == whole
+        assert find_mentions(text, weight) == whole  # from the remembered clauses
+
+
+def test_resolve_remembered_places_are_copies():
+    first = resolve("汉口某某小区", "汉口某某小区", "武汉")
+    first["place_candidates"].clear()
+    first["district"] = "changed"
+    again = resolve("汉口某某小区", "汉口某某小区", "武汉")
+    assert again["district"] == ""
+    assert len(again["place_candidates"]) >= 3
