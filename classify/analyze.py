@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+import orjson
 
 from classify.dedup import Clusterer, cluster_id, dedup_keys, normalise_for_dedup, signature
 from classify.needs import decide_kind, decide_needs, score_needs
@@ -20,8 +21,12 @@ log = logging.getLogger(__name__)
 
 # Posts analysed in one spaCy memory zone.
 _ZONE_POSTS = 2000
-# `json.dumps(..., ensure_ascii=False)` builds an encoder on every call; one is enough.
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _encode(obj: dict[str, Any]) -> str:
+    """Return OBJ as one compact JSON line (UTF-8 text, no ASCII escapes)."""
+    return orjson.dumps(obj).decode()
+
 
 #: The keys the taxonomy defines, in its order.
 TAXONOMY_KEYS = (
@@ -119,7 +124,7 @@ def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[s
 
 
 def _error(number: int, message: str) -> str:
-    return json.dumps({"line": number, "error": message}, ensure_ascii=False)
+    return _encode({"line": number, "error": message})
 
 
 def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
@@ -156,7 +161,7 @@ def _analyze_all(lines: Iterable[str], clusterer: Clusterer) -> Iterator[str]:
                 errors += 1
                 continue
             try:
-                post = json.loads(line)
+                post = orjson.loads(line)
                 out, sig = _analyze(post, seen)
             except (ValueError, InvalidInput) as exc:
                 message = exc.message if isinstance(exc, InvalidInput) else f"not JSON: {exc}"
@@ -166,7 +171,7 @@ def _analyze_all(lines: Iterable[str], clusterer: Clusterer) -> Iterator[str]:
             clusterer.add(out, sig)
             del out["cluster"]
             # A line starting with "+" is an analysed post waiting for its cluster.
-            spool.write("+" + _ENCODE(out) + "\n")
+            spool.write("+" + _encode(out) + "\n")
         if zone is not None:
             zone.close()
         spool.seek(0)
@@ -177,7 +182,7 @@ def _analyze_all(lines: Iterable[str], clusterer: Clusterer) -> Iterator[str]:
                 yield line
                 continue
             cluster, canonical, size = next(assignments)
-            extra = _ENCODE({"cluster": cluster, "canonical_id": canonical, "cluster_size": size})
-            yield line[1:-1] + ", " + extra[1:]
+            extra = _encode({"cluster": cluster, "canonical_id": canonical, "cluster_size": size})
+            yield line[1:-1] + "," + extra[1:]
     if errors:
         log.warning("%d input lines were not analysable; see their error objects", errors)
