@@ -34,6 +34,15 @@ def _live(cues: Sequence[Cue], prefix: str) -> list[Cue]:
     return [cue for cue in cues if cue.label.startswith(prefix) and not cue.negated]
 
 
+def _live_by_label(cues: Sequence[Cue]) -> dict[str, list[Cue]]:
+    """Return the cues that are not negated, grouped by label (one pass over the post)."""
+    found: dict[str, list[Cue]] = defaultdict(list)
+    for cue in cues:
+        if not cue.negated:
+            found[cue.label].append(cue)
+    return found
+
+
 def outcomes_of(cues: Sequence[Cue]) -> list[str]:
     """Return the outcomes the post reports, most telling first."""
     found = {cue.label.split(":", 1)[1] for cue in _live(cues, "outcome:")}
@@ -75,9 +84,10 @@ def score_needs(cues: Sequence[Cue], kind: str) -> dict[str, float]:
     # it: "药已经买到了，现在求安排住院" still asks for a bed.
     cancelled: set[str] = set()
     table = patterns().cancels
+    live = _live_by_label(cues)
     for cue in _live(cues, "outcome:"):
         for need in table.get(cue.label.split(":", 1)[1], ()):
-            later = [c for c in _live(cues, f"need:{need}") if c.start > cue.start]
+            later = [c for c in live[f"need:{need}"] if c.start > cue.start]
             if not any(c.weight >= _THRESHOLD for c in later):
                 cancelled.add(need)
     patient = sum(1 for c in cues if c.label == "patient" and not c.negated)
@@ -86,12 +96,12 @@ def score_needs(cues: Sequence[Cue], kind: str) -> dict[str, float]:
     tested = [c.start for c in cues if c.label == "tested" and not c.negated]
     if tested and "testing" in scores:
         # Only a testing cue after the last test reported still asks for one.
-        later = [c for c in _live(cues, "need:testing") if c.start > tested[-1]]
+        later = [c for c in live["need:testing"] if c.start > tested[-1]]
         if sum(c.weight for c in later) < _THRESHOLD:
             scores.pop("testing")
     for need in cancelled:
         # An outcome resolves a need unless the post still asks for it outright.
-        strong = sum(c.weight for c in _live(cues, f"need:{need}") if c.weight > 1)
+        strong = sum(c.weight for c in live[f"need:{need}"] if c.weight > 1)
         if strong < _THRESHOLD * 2:
             scores.pop(need, None)
     return {need: round(score, 2) for need, score in scores.items()}
