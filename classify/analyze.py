@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from classify.dedup import Clusterer, cluster_id, dedup_keys, normalise_for_dedup, signature
+from classify.clusterer import Clusterer
+from classify.dedup import cluster_id, dedup_keys, normalise_for_dedup, signature
 from classify.needs import decide_kind, decide_needs, score_needs
 from classify.nlp import WORDS_KEY, get_nlp, keep_dictionary_words, normalise
 from classify.personal import mask_text, names_from_template, number_spans, scan_numbers

@@ -1,7 +1,7 @@
 """Item pipeline stage: index analysed help requests in batches, deduplicated against the backlog.
 
 Items wait in a buffer; every INGEST_BATCH of them are clustered among themselves
-(`classify.dedup.Clusterer`) and written through `index.backlog.write_batch`, which links
+(`classify.clusterer.Clusterer`) and written through `index.backlog.write_batch`, which links
 them to duplicates anywhere in the backlog. Per item the outcome is counted in
 `qiuzhu/indexed/new|updated|unchanged|spooled|duplicates`. When Elasticsearch does not
 answer, the batch goes to the spool (`qiuzhu index replay` and every ingest send it
@@ -33,7 +33,7 @@ OUTCOMES = ("new", "updated", "unchanged", "spooled", "duplicates", "deleted")
 
 def clustered_docs(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return the crawled parts of analysed POSTS, duplicates within them sharing a cluster."""
-    from classify.dedup import Clusterer
+    from classify.clusterer import Clusterer
     from index.documents import crawled_part
 
     clusterer = Clusterer()

@@ -2,7 +2,8 @@
 
 import pytest
 
-from classify.dedup import Clusterer, cluster_id, dedup_keys, same_episode
+from classify.clusterer import Clusterer
+from classify.dedup import cluster_id, dedup_keys, same_episode
 
 BASE = (
     "【姓名】周大成【年龄】66【所在城市】武汉【所在小区、社区】某某区幸福里小区"

@@ -1,0 +1,278 @@
+"""Cluster a whole input of analysed posts in little memory (`qiuzhu analyze`, batches).
+
+The same blocking keys and pair decision as `classify.dedup`, on a compact state per
+post; the clusters are the connected groups of duplicate pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from array import array
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import numpy as np
+
+from classify.dedup import (
+    MAX_BUCKET,
+    NAME_TEXT_SAME,
+    NUM_PERM,
+    TEXT_SAME,
+    TEXT_SAME_ONE_NAMED,
+    cluster_id,
+    dedup_keys,
+    person_key,
+    short_digest,
+    signature,
+)
+
+# Dates without a zone are Beijing time, where the posts come from.
+_LOCAL = timezone(timedelta(hours=8))
+_SIG_COLLIDE = 1 / 65536
+#: Blocking keys the Clusterer holds in memory before it moves them to temporary files.
+SPILL_KEYS = 1 << 20
+# Hash ranges of the spilled keys: the final clustering holds one range at a time.
+_RANGES = 16
+_ROW = np.dtype([("key", "<u8"), ("owner", "<u4")])
+_PHONE_BIT = 1 << 32
+# Candidate pairs whose signatures are compared at once (two 128-byte rows a pair).
+_PAIR_CHUNK = 1 << 16
+
+
+def _key32(key: str) -> int:
+    # Python's own string hash: the keys are compared only within one process, and a
+    # collision only adds a candidate pair that `same_episode` then decides.
+    return hash(key) & 0xFFFFFFFF
+
+
+def _when(posted_at: Any) -> float:
+    """Return POSTED_AT as a POSIX time for ordering; undated posts count as latest."""
+    if not posted_at:
+        return math.inf
+    try:
+        moment = datetime.fromisoformat(str(posted_at).replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_LOCAL)
+    return moment.timestamp()
+
+
+def _decide_pairs(
+    i: np.ndarray,
+    j: np.ndarray,
+    phone: np.ndarray,
+    names: np.ndarray,
+    ages: np.ndarray,
+    sigs: np.ndarray,
+) -> np.ndarray:
+    """Return which candidate pairs (I, J) are duplicates, as `same_episode` decides them.
+
+    The vectorised form of `_score` >= `_threshold` on the Clusterer's compact state.
+    """
+    name_i, name_j = names[i], names[j]
+    named = (name_i != 0).astype(np.int8) + (name_j != 0)
+    same_name = (name_i != 0) & (name_i == name_j)
+    age_i, age_j = ages[i], ages[j]
+    ages_known = (age_i != 0) & (age_j != 0)
+    decided = same_name & ages_known & (age_i == age_j)
+    # Same name without both ages, or no name shared: the texts decide.
+    by_text = (same_name & ~ages_known) | ((named < 2) & ~phone)
+    decided |= (named < 2) & phone & ~same_name
+    wanted = np.flatnonzero(by_text)
+    for low in range(0, len(wanted), _PAIR_CHUNK):
+        chunk = wanted[low : low + _PAIR_CHUNK]
+        agree = np.count_nonzero(sigs[i[chunk]] == sigs[j[chunk]], axis=1)
+        sim = agree.astype(np.float64) / NUM_PERM
+        # 16 bits of each row: correct the 1/65536 chance that two rows agree by accident.
+        sim = np.maximum(0.0, (sim - _SIG_COLLIDE) / (1 - _SIG_COLLIDE))
+        threshold = np.where(
+            same_name[chunk],
+            NAME_TEXT_SAME,
+            np.where(named[chunk] == 1, TEXT_SAME_ONE_NAMED, TEXT_SAME),
+        )
+        decided[chunk] = sim >= threshold
+    return decided
+
+
+def _roots(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Return the roots of NODES and point NODES at them (every parent precedes its child)."""
+    roots = parent[nodes]
+    while True:
+        up = parent[roots]
+        if np.array_equal(up, roots):
+            break
+        roots = up
+    parent[nodes] = roots
+    return roots
+
+
+def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Join the sets of each pair (A, B) in PARENT, the smallest member staying the root."""
+    while len(a):
+        root_a, root_b = _roots(parent, a), _roots(parent, b)
+        apart = root_a != root_b
+        a, b, root_a, root_b = a[apart], b[apart], root_a[apart], root_b[apart]
+        # Hook the larger root under the smaller; of several hooks at once the smallest wins
+        # and the others are retried with the new roots.
+        np.minimum.at(parent, np.maximum(root_a, root_b), np.minimum(root_a, root_b))
+
+
+class Clusterer:
+    """Cluster posts sharing a blocking key, keeping only a compact state per post.
+
+    Per post it keeps its id, date, person hashes and a 16-bit-per-row MinHash signature
+    (about 170 bytes), never the post itself; its blocking keys (as 32-bit hashes) wait
+    in temporary files, one per range of hashes, once there are more than SPILL_KEYS of
+    them. So a million posts fit in a few hundred megabytes, and the final clustering
+    reads one range at a time. Candidates are the posts sharing a key (the latest
+    MAX_BUCKET before each post, as a backlog lookup would return), decided as
+    `same_episode` decides them; the clusters are the connected groups of those pairs.
+    """
+
+    def __init__(self, spill_keys: int = SPILL_KEYS) -> None:
+        self._id_bytes = bytearray()
+        self._id_ends = array("Q")
+        self._when = array("d")
+        self._name = array("Q")
+        self._age = array("Q")
+        self._sigs = array("H")
+        # A blocking key as its 32-bit hash, with bit 32 set for phone keys.
+        self._keys = array("Q")
+        self._owners = array("I")
+        self._spill_keys = spill_keys
+        self._spills: list[Any] = []
+        self._parent: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._id_ends)
+
+    def __enter__(self) -> Clusterer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the temporary files of spilled keys (the clusters stay readable)."""
+        self._cluster()
+        for handle in self._spills:
+            handle.close()
+        self._spills = []
+
+    def _id(self, index: int) -> str:
+        start = self._id_ends[index - 1] if index else 0
+        return self._id_bytes[start : self._id_ends[index]].decode("utf-8", "surrogatepass")
+
+    def add(self, post: dict[str, Any], sig: np.ndarray | None = None) -> int:
+        """Add an analysed post (with `id`, `text`, `dedup_keys`) and return its number."""
+        index = len(self._id_ends)
+        name, age = person_key(post)
+        sig = sig if sig is not None else signature(post.get("text") or "")
+        keys = post.get("dedup_keys") or dedup_keys(post, sig)
+        self._id_bytes += str(post.get("id")).encode("utf-8", "surrogatepass")
+        self._id_ends.append(len(self._id_bytes))
+        self._when.append(_when(post.get("posted_at")))
+        self._name.append(int(short_digest(name, 8), 16) if name else 0)
+        self._age.append(int(short_digest(age, 8), 16) if age else 0)
+        self._sigs.frombytes(np.asarray(sig, dtype=np.uint64).astype(np.uint16).tobytes())
+        unique = dict.fromkeys(keys)
+        self._keys.extend(
+            [(_PHONE_BIT if key.startswith("phone:") else 0) | _key32(key) for key in unique]
+        )
+        self._owners.extend([index] * len(unique))
+        if len(self._keys) >= self._spill_keys:
+            self._spill()
+        self._parent = None
+        return index
+
+    def _spill(self) -> None:
+        """Move the waiting keys to the temporary file of their hash range."""
+        if not self._keys:
+            return
+        if not self._spills:
+            # Open as long as the clusterer: `close` (or the end of a `with`) removes them.
+            self._spills = [tempfile.TemporaryFile() for _ in range(_RANGES)]  # noqa: SIM115
+        rows = np.empty(len(self._keys), dtype=_ROW)
+        rows["key"] = np.frombuffer(self._keys, dtype=np.uint64)
+        rows["owner"] = np.frombuffer(self._owners, dtype=np.uint32)
+        ranges = rows["key"] & np.uint64(_RANGES - 1)
+        for number, handle in enumerate(self._spills):
+            rows[ranges == number].tofile(handle)
+        self._keys, self._owners = array("Q"), array("I")
+
+    def _key_ranges(self) -> Iterator[np.ndarray]:
+        """Yield the (key, owner) rows of every hash range, all rows of a key together."""
+        if not self._spills:
+            rows = np.empty(len(self._keys), dtype=_ROW)
+            if len(rows):
+                rows["key"] = np.frombuffer(self._keys, dtype=np.uint64)
+                rows["owner"] = np.frombuffer(self._owners, dtype=np.uint32)
+            yield rows
+            return
+        self._spill()
+        for handle in self._spills:
+            handle.flush()
+            handle.seek(0)
+            rows = np.fromfile(handle, dtype=_ROW)
+            handle.seek(0, 2)
+            yield rows
+
+    def _cluster(self) -> np.ndarray:
+        if self._parent is not None:
+            return self._parent
+        count = len(self)
+        parent = np.arange(count, dtype=np.int64)
+        names = np.frombuffer(self._name, dtype=np.uint64) if count else np.zeros(0, np.uint64)
+        ages = np.frombuffer(self._age, dtype=np.uint64) if count else np.zeros(0, np.uint64)
+        sigs = np.frombuffer(self._sigs, dtype=np.uint16).reshape(count, NUM_PERM)
+        for rows in self._key_ranges():
+            if len(rows) < 2:
+                continue
+            order = np.lexsort((rows["owner"], rows["key"]))
+            keys = rows["key"][order]
+            owners = rows["owner"][order].astype(np.int64)
+            del rows, order
+            # Each post against the MAX_BUCKET posts before it that share the key; the
+            # clusters are the connected groups of duplicate pairs, whatever their order.
+            for back in range(1, min(MAX_BUCKET + 1, len(keys))):
+                pos = np.flatnonzero(keys[back:] == keys[:-back])
+                if not len(pos):
+                    break
+                i, j = owners[pos], owners[pos + back]
+                # Pairs already in one cluster need no decision.
+                apart = np.flatnonzero(_roots(parent, i) != _roots(parent, j))
+                i, j, pos = i[apart], j[apart], pos[apart]
+                phone = (keys[pos + back] >> np.uint64(32)).astype(bool)
+                same = _decide_pairs(j, i, phone, names, ages, sigs)
+                _union(parent, i[same], j[same])
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+        self._parent = parent
+        return parent
+
+    def iter_assignments(self) -> Iterator[tuple[str, str, int]]:
+        """Yield (cluster id, canonical post id, cluster size) for every post, in order."""
+        roots = self._cluster()
+        count = len(self)
+        sizes = np.bincount(roots, minlength=count) if count else np.zeros(0, np.int64)
+        when = np.frombuffer(self._when, dtype=np.float64) if count else np.zeros(0)
+        # The earliest post is canonical; posts without a date count as latest.
+        order = np.lexsort((np.arange(count), when, roots))
+        first = np.ones(count, dtype=bool)
+        first[1:] = roots[order][1:] != roots[order][:-1]
+        canonical = np.empty(count, dtype=np.int64)
+        canonical[roots[order][first]] = order[first]
+        for index in range(count):
+            root = int(roots[index])
+            canonical_id = self._id(int(canonical[root]))
+            yield cluster_id(canonical_id), canonical_id, int(sizes[root])
+
+    def assignments(self) -> list[tuple[str, str, int]]:
+        """Return (cluster id, canonical post id, cluster size) for every post, in order."""
+        return list(self.iter_assignments())
