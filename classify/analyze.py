@@ -62,9 +62,14 @@ def analyze_post(post: dict[str, Any]) -> dict[str, Any]:
     Raises:
         InvalidInput: POST is not an object with an `id` and a `text` string.
     """
-    # Words seen only in this post (numbers, names) leave spaCy's vocabulary afterwards.
-    with get_nlp().memory_zone():
-        return _analyze(post)[0]
+    # Words seen only in this post (numbers, names) leave spaCy's vocabulary afterwards;
+    # its dictionary words stay, or every post would build their lexemes again.
+    nlp = get_nlp()
+    words: set[str] = set()
+    with nlp.memory_zone():
+        out = _analyze(post, words)[0]
+    keep_dictionary_words(nlp, words)
+    return out
 
 
 def _segmented(text: str, starts: list[int]) -> str:
