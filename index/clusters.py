@@ -54,6 +54,8 @@ CANDIDATE_FIELDS = [
 ]
 _KEYS_PER_QUERY = 20_000  # one query per batch: the terms query allows 65,536
 _PAGE = 5_000
+# Members read by one search (the index's default result window); more go by scroll.
+_ONE_SEARCH = 10_000
 #: Members of a cluster that carry blocking keys; later members are found through them.
 KEYED_MEMBERS = 5
 #: A key already carried by this many backlog posts is a stop word, not a block: an LSH
@@ -312,6 +314,27 @@ def summary(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, 
     ]
 
 
+def _members_of(client: Elasticsearch, names: Names, clusters: list[str]) -> list[dict[str, Any]]:
+    """Return the hits of every member of CLUSTERS: one search, a scroll only for many.
+
+    A batch's clusters have a few members each; a scroll costs three round trips where
+    one search answers.
+    """
+    query = {"terms": {"cluster": clusters}}
+    page = client.search(
+        index=names.requests,
+        query=query,
+        source={"includes": _MEMBER_FIELDS},
+        size=_ONE_SEARCH,
+        track_total_hits=True,
+    )["hits"]
+    if page["total"]["value"] <= len(page["hits"]):
+        return list(page["hits"])
+    return list(
+        helpers.scan(client, index=names.requests, query={"query": query}, _source=_MEMBER_FIELDS)
+    )
+
+
 def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int:
     """Recompute the summary fields of CLUSTERS on every member; return documents changed."""
     wanted = sorted(set(clusters))
@@ -321,12 +344,7 @@ def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int
         members: dict[str, list[dict[str, Any]]] = defaultdict(list)
         with answering(client):
             client.indices.refresh(index=names.requests)
-            for hit in helpers.scan(
-                client,
-                index=names.requests,
-                query={"query": {"terms": {"cluster": chunk}}},
-                _source=_MEMBER_FIELDS,
-            ):
+            for hit in _members_of(client, names, chunk):
                 members[hit["_source"]["cluster"]].append({"_id": hit["_id"], **hit["_source"]})
             actions = []
             for docs in members.values():
