@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import ahocorasick
 import yaml
 
+from classify.clauses import by_clause
 from qiuzhu.errors import ConfigError
 
 STRONG, WEAK, TOPIC = 2.0, 1.0, 0.5
@@ -29,8 +30,6 @@ _NEGATION_REACH = 6
 _TESTED_REACH = 10
 # A clause: a run of text without a clause end.
 _CLAUSE = re.compile(r"[^，。！？；,.!?;\n]+")
-#: Clauses whose cues are remembered before the table is emptied.
-MEMO_CLAUSES = 100_000
 _MEMO: dict[str, tuple[Cue, ...]] = {}
 
 
@@ -217,18 +216,12 @@ def _phrase_cues(text: str, pats: Patterns) -> list[Cue]:
     """
     if not pats.clausal:
         return _clause_cues(text, pats)
-    memo = _MEMO
     cues: list[Cue] = []
-    for match in _CLAUSE.finditer(text):
-        clause = match.group()
-        found = memo.get(clause)
-        if found is None:
-            if len(memo) >= MEMO_CLAUSES:
-                memo.clear()
-            found = memo[clause] = tuple(_clause_cues(clause, pats))
+    for offset, found in by_clause(
+        text, _CLAUSE, _MEMO, lambda clause: tuple(_clause_cues(clause, pats))
+    ):
         if not found:
             continue
-        offset = match.start()
         if offset:
             cues.extend(
                 Cue(c.start + offset, c.end + offset, c.label, c.weight, c.text, c.negated)

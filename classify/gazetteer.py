@@ -20,6 +20,7 @@ from typing import Any
 
 import ahocorasick
 
+from classify.clauses import by_clause
 from qiuzhu import settings
 from qiuzhu.errors import ConfigError
 
@@ -47,8 +48,6 @@ _STREET_SUFFIXES = ("办事处街道", "街道办事处", "街道", "办事处",
 _DISTRICT_SUFFIXES = ("自治县", "林区", "新区", "区", "县", "市")
 _CITY_SUFFIXES = ("土家族苗族自治州", "自治州", "地区", "市")
 _PROVINCE_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区", "自治区", "省", "市")
-#: Clauses remembered by `Gazetteer.find` before the table is emptied.
-MEMO_CLAUSES = 100_000
 #: Characters no alias contains: a clause is a run without them.
 CLAUSE = re.compile(r"[^，。！？；,.!?;\s]+")
 _BRACKETED = re.compile(r"[（(].*?[)）]")
@@ -69,7 +68,7 @@ class Gazetteer:
     #: The lengths of the aliases that start with each two characters (longest first),
     #: built at load time by `index_prefixes`; not pickled.
     prefixes: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    #: The hits of recently read clauses (bounded by MEMO_CLAUSES); not pickled.
+    #: The hits of recently read clauses (see `classify.clauses`); not pickled.
     memo: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict)
 
     def index_prefixes(self) -> None:
@@ -134,17 +133,9 @@ class Gazetteer:
             return []
         if not self.prefixes:
             self.index_prefixes()
-        memo = self.memo
         found: list[tuple[int, int, str]] = []
-        for match in CLAUSE.finditer(text):
-            clause = match.group()
-            hits = memo.get(clause)
-            if hits is None:
-                if len(memo) >= MEMO_CLAUSES:
-                    memo.clear()
-                hits = memo[clause] = self._scan(clause)
+        for offset, hits in by_clause(text, CLAUSE, self.memo, self._scan):
             if hits:
-                offset = match.start()
                 found.extend((start + offset, end + offset, alias) for start, end, alias in hits)
         return found
 

@@ -19,6 +19,7 @@ import ahocorasick
 import yaml
 
 from classify import gazetteer
+from classify.clauses import by_clause
 from classify.gazetteer import BARE, CITY, COMMUNITY, DISTRICT, FULL, LEVELS, PROVINCE, STREET
 from qiuzhu.errors import ConfigError
 
@@ -36,8 +37,7 @@ _HOUSING = re.compile(
 _ADDRESS_WEIGHT = 2.0
 # City fields up to this length are remembered (武汉, 武汉市, 湖北武汉 ...).
 _CACHED_FIELD_MAX = 12
-#: Clauses whose mentions are remembered (per weight) before the table is emptied.
-MEMO_CLAUSES = 100_000
+# The mentions of recently read clauses, per weight.
 _MEMO: defaultdict[float, dict[str, tuple[Mention, ...]]] = defaultdict(dict)
 # The places decided for recently seen mention sequences (many posts name the same
 # places), up to DECIDED_MAX of them (about a kilobyte each).
@@ -136,15 +136,13 @@ def find_mentions(text: str, weight: float = 1.0) -> list[Mention]:
     """
     if not text:
         return []
-    memo = _MEMO[weight]
     found: list[Mention] = []
-    for match in gazetteer.CLAUSE.finditer(text):
-        clause = match.group()
-        mentions = memo.get(clause)
-        if mentions is None:
-            if len(memo) >= MEMO_CLAUSES:
-                memo.clear()
-            mentions = memo[clause] = tuple(_clause_mentions(clause, weight))
+    for _, mentions in by_clause(
+        text,
+        gazetteer.CLAUSE,
+        _MEMO[weight],
+        lambda clause: tuple(_clause_mentions(clause, weight)),
+    ):
         found.extend(mentions)
     return found
 
