@@ -26,10 +26,9 @@ import secrets
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ import orjson
 import psutil
 import urllib3
 
+from bench.meter import Meter, measure, metered, pct
 from index import bulk, stats, users, views
 from index.admin import drop, ensure
 from index.client import make_client
@@ -159,97 +159,6 @@ def _filters(query: dict[str, Any]) -> tuple[Filters, dict[str, Any]]:
     return filters(params, contacts=True), page_options(params).kwargs()
 
 
-def measure(fn: Callable[[dict[str, Any]], None], clients: int, per_client: int) -> list[float]:
-    """Run FN over the query mix from CLIENTS threads; return every latency in ms."""
-    times: list[float] = []
-    lock = threading.Lock()
-
-    def worker(offset: int) -> None:
-        mine = []
-        for i in range(per_client):
-            query = QUERIES[(offset + i) % len(QUERIES)]
-            began = time.perf_counter()
-            fn(query)
-            mine.append((time.perf_counter() - began) * 1000)
-        with lock:
-            times.extend(mine)
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return times
-
-
-class Meter:
-    """CPU seconds spent by Elasticsearch, the API server's processes and this client."""
-
-    def __init__(self, client: Any, server: psutil.Process, index: str) -> None:
-        self.client = client
-        self.server = server
-        self.index = index
-        self.es_procs: list[psutil.Process] | None = None
-
-    def _shard(self) -> float:
-        # Time the bench index's shards spent searching: unlike the node's CPU, no other
-        # user of the shared node adds to it.
-        search = self.client.indices.stats(index=self.index, metric="search")["_all"]["primaries"][
-            "search"
-        ]
-        return (search["query_time_in_millis"] + search["fetch_time_in_millis"]) / 1000
-
-    def _es(self) -> float:
-        # The node's own figure is refreshed only every second or so: read the process's
-        # CPU times directly when the node runs on this machine.
-        if self.es_procs is None:
-            info = self.client.nodes.info(metric="process")["nodes"].values()
-            pids = [n["process"]["id"] for n in info]
-            try:
-                self.es_procs = [psutil.Process(pid) for pid in pids]
-            except psutil.Error:
-                self.es_procs = []
-        if self.es_procs:
-            return sum(sum(p.cpu_times()[:2]) for p in self.es_procs)
-        nodes = self.client.nodes.stats(metric="process")["nodes"].values()
-        return sum(n["process"]["cpu"]["total_in_millis"] for n in nodes) / 1000
-
-    def _api(self) -> float:
-        total = 0.0
-        for proc in [self.server, *self.server.children(recursive=True)]:
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
-
-    def read(self) -> dict[str, float]:
-        return {
-            "es": self._es(),
-            "shard": self._shard(),
-            "api": self._api(),
-            "bench": time.process_time(),
-        }
-
-
-def metered(
-    meter: Meter, fn: Callable[[dict[str, Any]], None], clients: int, per_client: int
-) -> tuple[list[float], float, dict[str, float]]:
-    """Return `measure`'s latencies, its wall seconds and the CPU seconds each part spent."""
-    before = meter.read()
-    began = time.perf_counter()
-    times = measure(fn, clients, per_client)
-    wall = time.perf_counter() - began
-    after = meter.read()
-    return times, wall, {k: after[k] - before[k] for k in before}
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def _loaded(client: Any, where: Names) -> int:
     if not client.indices.exists(index=where.requests):
         return -1
@@ -345,7 +254,7 @@ def main() -> None:
             client.search(index=where.requests, body=bodies[repr(query)], ignore_unavailable=True)
 
         for fn in (via_api, direct):  # warm caches and connections
-            measure(fn, 4, len(QUERIES))
+            measure(fn, QUERIES, 4, len(QUERIES))
         print(f"\n{args.docs} documents, {args.requests} queries per run, {len(QUERIES)} queries")
         print(
             f"{'clients':>7} | {'API p50':>8} {'p95':>8} {'p99':>8} | "
@@ -364,7 +273,7 @@ def main() -> None:
             }
             for side in ("api", "es", "es", "api"):
                 fn = via_api if side == "api" else direct
-                runs[side].append(metered(meter, fn, clients, per))
+                runs[side].append(metered(meter, fn, QUERIES, clients, per))
             api_ms = [t for r in runs["api"] for t in r[0]]
             es_ms = [t for r in runs["es"] for t in r[0]]
             rps = {
