@@ -7,9 +7,13 @@ same final documents, read back from that index, into a fresh index with
 `helpers.streaming_bulk` alone and records that rate, so the ratio compares like with like
 on the same machine in the same run. Nothing is asserted: the script prints figures.
 
+The posts are generated into a JSON-lines file first (not timed), as the raw side reads
+its documents from one: the pipeline is timed from reading that input to the last write.
 Analysis runs in a pool of worker processes (`--workers`, default 2) a few chunks ahead of
-the writer, so both cores are busy; each write batch is clustered in memory first, as the
-crawl pipeline does (`pipeline.indexing.clustered_docs`). The rate is also recorded every
+the writer, so both cores are busy; each worker sends back the posts it analysed and their
+MinHash signatures, which the writer remembers instead of computing them again. Each
+write batch is clustered in memory first, as the crawl pipeline does
+(`pipeline.indexing.clustered_docs`). The rate is also recorded every
 tenth of the run, against the backlog size reached (`segments`).
 
 Run: .venv/bin/python -m bench.ingest_bench [--sizes 10000,100000] [--workers 2] [--json out.json]
@@ -34,11 +38,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 from elasticsearch import Elasticsearch, helpers
 
 from bench.generator import posts
 from classify.analyze import analyze_post
-from classify.dedup import same_episode
+from classify.dedup import remember_signature, same_episode, text_signature
 from index import admin
 from index.backlog import write_docs
 from index.bulk import Spool
@@ -96,28 +102,34 @@ def _warm() -> None:
     analyze_post({"id": "warm-up", "text": "武汉市江岸区 求助 需要床位"})
 
 
-def _analyze_chunk(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [analyze_post(p) for p in chunk]
+def _analyze_chunk(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes]]:
+    """Analyse input LINES; return each post with its signature, for the writer process."""
+    out = []
+    for line in lines:
+        post = analyze_post(orjson.loads(line))
+        out.append((post, text_signature(post["text"]).tobytes()))
+    return out
 
 
 def analyzed(
-    stream: Iterable[dict[str, Any]], workers: int, chunk: int = 100, ahead: int = 4
+    lines: Iterable[bytes], workers: int, chunk: int = 100, ahead: int = 4
 ) -> Iterator[dict[str, Any]]:
-    """Yield STREAM's posts analysed by WORKERS processes, in order, a few chunks ahead.
+    """Yield the posts of input LINES analysed by WORKERS processes, in order.
 
     Only `workers * ahead` chunks are in flight, so a million posts never sit in memory.
     With no workers, posts are analysed in this process.
     """
     if workers <= 0:
-        yield from (analyze_post(p) for p in stream)
+        yield from (analyze_post(orjson.loads(line)) for line in lines)
         return
-    posts_in = iter(stream)
+    lines_in = iter(lines)
     # Fork after the warm-up, so the workers share jieba's dictionary and the gazetteer.
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        pending: deque[multiprocessing.pool.AsyncResult[list[dict[str, Any]]]] = deque()
+        pending: deque[multiprocessing.pool.AsyncResult[list[tuple[dict[str, Any], bytes]]]]
+        pending = deque()
 
         def submit() -> None:
-            if part := list(islice(posts_in, chunk)):
+            if part := list(islice(lines_in, chunk)):
                 pending.append(pool.apply_async(_analyze_chunk, (part,)))
 
         for _ in range(workers * ahead):
@@ -125,7 +137,17 @@ def analyzed(
         while pending:
             done = pending.popleft().get()
             submit()
-            yield from done
+            for post, sig in done:
+                remember_signature(post["text"], np.frombuffer(sig, dtype=np.uint32))
+                yield post
+
+
+def generate(path: Path, size: int, seed: int) -> Path:
+    """Write SIZE generated posts to PATH as JSON lines; return PATH."""
+    with path.open("wb") as out:
+        for post in posts(size, seed=seed):
+            out.write(orjson.dumps(post) + b"\n")
+    return path
 
 
 def _clustered(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -155,20 +177,17 @@ class _Segments:
 
 def _raw_bulk(client: Elasticsearch, source: Names, target: str, spill: Path) -> tuple[float, int]:
     """Index the final documents of SOURCE into TARGET with streaming_bulk alone."""
-    with spill.open("w", encoding="utf-8") as out:
+    with spill.open("wb") as out:
         for hit in helpers.scan(
             client, index=source.requests, query={"query": {"match_all": {}}}, size=1000
         ):
-            out.write(
-                json.dumps({"_id": hit["_id"], "_source": hit["_source"]}, ensure_ascii=False)
-                + "\n"
-            )
+            out.write(orjson.dumps({"_id": hit["_id"], "_source": hit["_source"]}) + b"\n")
     client.indices.create(index=target, **index_body(REQUEST_MAPPING, "requests"))
 
     def actions() -> Iterator[dict[str, Any]]:
-        with spill.open(encoding="utf-8") as fh:
+        with spill.open("rb") as fh:
             for line in fh:
-                doc = json.loads(line)
+                doc = orjson.loads(line)
                 yield {"_index": target, "_id": doc["_id"], "_source": doc["_source"]}
 
     began = time.perf_counter()
@@ -187,15 +206,17 @@ def run_size(
     admin.drop(client, backlog)
     admin.ensure(client, backlog)
     spool = Spool(workdir / f"spool-{size}")
+    source = generate(workdir / f"posts-{size}.jsonl", size, seed)
     _warm()  # load jieba and the gazetteer
     cpu = time.process_time()
-    waited = _Timed(analyzed(posts(size, seed=seed), workers))
-    segments = _Segments(_clustered(waited), size)
-    began = time.perf_counter()
-    report = write_docs(client, backlog, segments, spool, same_episode, batch_size=BATCH)
-    client.indices.refresh(index=backlog.requests)
-    pipeline = time.perf_counter() - began
-    writer_cpu = time.process_time() - cpu
+    with source.open("rb") as lines:
+        waited = _Timed(analyzed(lines, workers))
+        segments = _Segments(_clustered(waited), size)
+        began = time.perf_counter()
+        report = write_docs(client, backlog, segments, spool, same_episode, batch_size=BATCH)
+        client.indices.refresh(index=backlog.requests)
+        pipeline = time.perf_counter() - began
+        writer_cpu = time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     if report.spooled:

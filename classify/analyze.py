@@ -11,7 +11,13 @@ from typing import Any
 import orjson
 
 from classify.clusterer import Clusterer
-from classify.dedup import cluster_id, dedup_keys, normalise_for_dedup, signature
+from classify.dedup import (
+    cluster_id,
+    dedup_keys,
+    normalise_for_dedup,
+    remember_signature,
+    signature,
+)
 from classify.needs import decide_kind, decide_needs, score_needs
 from classify.nlp import WORDS_KEY, get_nlp, keep_dictionary_words, normalise
 from classify.personal import mask_text, names_from_template, number_spans, scan_numbers
@@ -67,8 +73,10 @@ def analyze_post(post: dict[str, Any]) -> dict[str, Any]:
     nlp = get_nlp()
     words: set[str] = set()
     with nlp.memory_zone():
-        out = _analyze(post, words)[0]
+        out, sig = _analyze(post, words)
     keep_dictionary_words(nlp, words)
+    # The writer compares this post with its batch and the backlog: it will need this again.
+    remember_signature(out["text"], sig)
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -193,6 +194,36 @@ def _threshold(names: int) -> float:
     return (TEXT_SAME, TEXT_SAME_ONE_NAMED, 0.5)[names]
 
 
+#: Signatures this process computed or was given, by the hash of their text; the oldest
+#: tenth is forgotten when full (about 300 bytes an entry).
+REMEMBERED_SIGNATURES = 100_000
+_remembered: dict[int, bytes] = {}
+
+
+def remember_signature(text: str, sig: np.ndarray) -> None:
+    """Keep SIG as the signature of TEXT for `text_signature`, in this process."""
+    if len(_remembered) >= REMEMBERED_SIGNATURES:
+        for key in list(islice(_remembered, REMEMBERED_SIGNATURES // 10)):
+            del _remembered[key]
+    _remembered[hash(text)] = np.asarray(sig, dtype=np.uint32).tobytes()
+
+
+def text_signature(text: str) -> np.ndarray:
+    """Return the signature of TEXT, as the analysis computed it.
+
+    Remembered: the writer meets the same backlog posts as candidates batch after batch,
+    and the analysis already computed the signature of every post it analysed
+    (`classify.analyze.analyze_post` remembers it; worker processes send theirs along).
+    """
+    key = hash(text)
+    known = _remembered.get(key)
+    if known is not None:
+        return np.frombuffer(known, dtype=np.uint32)
+    sig = signature(text)
+    remember_signature(text, sig)
+    return sig
+
+
 def _cached_signature(post: dict[str, Any]) -> np.ndarray:
     """Return the post's signature, computed once and kept on the dict as `_signature`.
 
@@ -201,7 +232,7 @@ def _cached_signature(post: dict[str, Any]) -> np.ndarray:
     """
     sig = post.get("_signature")
     if sig is None:
-        sig = signature(post.get("text") or "")
+        sig = text_signature(post.get("text") or "")
         post["_signature"] = sig
     return sig
 

@@ -34,10 +34,12 @@ OUTCOMES = ("new", "updated", "unchanged", "spooled", "duplicates", "deleted")
 def clustered_docs(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Return the crawled parts of analysed POSTS, duplicates within them sharing a cluster."""
     from classify.clusterer import Clusterer
+    from classify.dedup import text_signature
     from index.documents import crawled_part
 
     clusterer = Clusterer()
-    slots = [clusterer.add(post) for post in posts]
+    # The analysis remembered each post's signature (`classify.dedup.text_signature`).
+    slots = [clusterer.add(post, text_signature(post.get("text") or "")) for post in posts]
     assignments = clusterer.assignments()
     docs = []
     for post, slot in zip(posts, slots, strict=True):

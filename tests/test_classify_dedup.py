@@ -1,5 +1,6 @@
 """Tests of duplicate keys, the pairwise decision and clustering, on invented posts."""
 
+import numpy as np
 import pytest
 
 from classify.clusterer import Clusterer
@@ -118,6 +119,35 @@ def test_signature_matches_for_equal_shingle_sets_and_is_stable():
     assert similarity(sig, signature(APPEAL)) == 1.0
     assert similarity(sig, signature("完全不同的一段话，讲的是天气和交通")) < 0.2
     assert signature("").tolist() == [0xFFFFFFFF] * NUM_PERM
+
+
+def test_text_signature_is_the_analysis_signature_and_remembered_once():
+    from classify import dedup
+    from classify.analyze import _analyze
+
+    # Full-width letters and digits: the analysis reads the NFKC form; dedup folds them too.
+    text = APPEAL + "，联系电话：１３９１１１１２２２２，ＣＴ显示双肺感染"
+    _, analysed = _analyze({"id": "a", "text": text})
+    dedup._remembered.clear()
+    first = dedup.text_signature(text)
+    assert first.tolist() == analysed.tolist()
+    # The second time it comes from memory; a remembered signature wins over computing.
+    planted = np.arange(dedup.NUM_PERM, dtype=np.uint64)
+    dedup.remember_signature(text, planted)
+    assert dedup.text_signature(text).tolist() == planted.tolist()
+
+
+def test_remembered_signatures_stay_bounded(monkeypatch):
+    from classify import dedup
+
+    monkeypatch.setattr(dedup, "REMEMBERED_SIGNATURES", 50)
+    dedup._remembered.clear()
+    for i in range(120):
+        dedup.text_signature(f"第{i}条求助，需要药品和床位")
+    assert 45 <= len(dedup._remembered) <= 50
+    # The newest are kept, the oldest forgotten.
+    assert hash("第119条求助，需要药品和床位") in dedup._remembered
+    assert hash("第0条求助，需要药品和床位") not in dedup._remembered
 
 
 def test_clusterer_state_is_compact():
