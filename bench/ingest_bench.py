@@ -9,14 +9,15 @@ on the same machine in the same run. Nothing is asserted: the script prints figu
 
 The posts are generated into a JSON-lines file first (not timed), as the raw side reads
 its documents from one: the pipeline is timed from reading that input to the last write.
-Analysis runs in a pool of worker processes (`--workers`, default 2) a few chunks ahead of
-the writer, so both cores are busy; each worker sends back the posts it analysed and their
+Analysis runs in a pool of worker processes (`--workers`, default 2) two write batches ahead
+of the writer, so both cores are busy; each worker sends back the posts it analysed and their
 MinHash signatures, which the writer remembers instead of computing them again. Each
 write batch is clustered in memory first, as the crawl pipeline does
 (`pipeline.indexing.clustered_docs`). The rate is also recorded every
 tenth of the run, against the backlog size reached (`segments`).
 
-Run: .venv/bin/python -m bench.ingest_bench [--sizes 10000,100000] [--workers 2] [--json out.json]
+Run: .venv/bin/python -m bench.ingest_bench [--sizes 10000,100000] [--workers 2] [--batch 500]
+     [--json out.json]
 Needs a running Elasticsearch at QIUZHU_ES_URLS (`qiuzhu es start`). The bench indices
 (prefix qiuzhu-bench-ingest) are deleted at the end.
 """
@@ -112,11 +113,13 @@ def _analyze_chunk(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes]]:
 
 
 def analyzed(
-    lines: Iterable[bytes], workers: int, chunk: int = 100, ahead: int = 4
+    lines: Iterable[bytes], workers: int, chunk: int = 100, ahead: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """Yield the posts of input LINES analysed by WORKERS processes, in order.
 
-    Only `workers * ahead` chunks are in flight, so a million posts never sit in memory.
+    AHEAD chunks are in flight (two per worker unless given: the bench gives two write
+    batches' worth, so the workers go on while the writer waits for Elasticsearch); a
+    million posts never sit in memory.
     With no workers, posts are analysed in this process.
     """
     if workers <= 0:
@@ -132,7 +135,7 @@ def analyzed(
             if part := list(islice(lines_in, chunk)):
                 pending.append(pool.apply_async(_analyze_chunk, (part,)))
 
-        for _ in range(workers * ahead):
+        for _ in range(ahead or 2 * workers):
             submit()
         while pending:
             done = pending.popleft().get()
@@ -150,19 +153,19 @@ def generate(path: Path, size: int, seed: int) -> Path:
     return path
 
 
-def _clustered(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Yield the crawled parts of POSTS, each BATCH clustered in memory as the pipeline does."""
+def _clustered(posts: Iterable[dict[str, Any]], size: int) -> Iterator[dict[str, Any]]:
+    """Yield the crawled parts of POSTS, each SIZE clustered in memory as the pipeline does."""
     it = iter(posts)
-    while batch := list(islice(it, BATCH)):
+    while batch := list(islice(it, size)):
         yield from clustered_docs(batch)
 
 
 class _Segments:
     """Count posts passing by and note the rate over each tenth of the run."""
 
-    def __init__(self, stream: Iterable[dict[str, Any]], size: int) -> None:
+    def __init__(self, stream: Iterable[dict[str, Any]], size: int, batch: int) -> None:
         self.stream = stream
-        self.step = max(BATCH, size // 10)
+        self.step = max(batch, size // 10)
         self.rows: list[list[float]] = []
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -199,7 +202,12 @@ def _raw_bulk(client: Elasticsearch, source: Names, target: str, spill: Path) ->
 
 
 def run_size(
-    client: Elasticsearch, size: int, seed: int, workdir: Path, workers: int = 2
+    client: Elasticsearch,
+    size: int,
+    seed: int,
+    workdir: Path,
+    workers: int = 2,
+    batch: int = BATCH,
 ) -> IngestFigures:
     """Measure one size: the whole pipeline, then raw bulk of the same documents."""
     backlog = names(f"qiuzhu-bench-ingest-{size}")
@@ -210,10 +218,10 @@ def run_size(
     _warm()  # load jieba and the gazetteer
     cpu = time.process_time()
     with source.open("rb") as lines:
-        waited = _Timed(analyzed(lines, workers))
-        segments = _Segments(_clustered(waited), size)
+        waited = _Timed(analyzed(lines, workers, ahead=max(2 * workers, -(-2 * batch // 100))))
+        segments = _Segments(_clustered(waited, batch), size, batch)
         began = time.perf_counter()
-        report = write_docs(client, backlog, segments, spool, same_episode, batch_size=BATCH)
+        report = write_docs(client, backlog, segments, spool, same_episode, batch_size=batch)
         client.indices.refresh(index=backlog.requests)
         pipeline = time.perf_counter() - began
         writer_cpu = time.process_time() - cpu
@@ -284,13 +292,16 @@ def main(argv: list[str] | None = None) -> list[IngestFigures]:
     parser.add_argument(
         "--workers", type=int, default=2, help="Analysis processes (0: analyse in the writer)."
     )
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help="Posts per write batch (INGEST_BATCH)."
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         client = make_client(request_timeout=120)
         require(client)
         with tempfile.TemporaryDirectory(prefix="qiuzhu-bench-") as tmp:
-            row = run_size(client, args.one, args.seed, Path(tmp), args.workers)
+            row = run_size(client, args.one, args.seed, Path(tmp), args.workers, args.batch)
         print(json.dumps(asdict(row)))
         return [row]
     rows = []
@@ -307,6 +318,8 @@ def main(argv: list[str] | None = None) -> list[IngestFigures]:
                 str(args.seed),
                 "--workers",
                 str(args.workers),
+                "--batch",
+                str(args.batch),
             ],
             capture_output=True,
             text=True,
