@@ -19,6 +19,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from itertools import accumulate
+from typing import Any
 
 import spacy
 from spacy import attrs
@@ -168,8 +169,9 @@ def build_nlp() -> Language:
     # qiuzhu reads tokens' text and offsets, never spaCy's other lexical attributes (shape,
     # like_num, stop words...). Computing all 23 for each new word, and the numbers and
     # names of every post are new words, was a quarter of the analysis time.
-    getters = nlp.vocab.lex_attr_getters
-    nlp.vocab.lex_attr_getters = {a: getters[a] for a in (attrs.LOWER, attrs.NORM) if a in getters}
+    vocab: Any = nlp.vocab  # spaCy's type stubs omit lex_attr_getters
+    getters = vocab.lex_attr_getters
+    vocab.lex_attr_getters = {a: getters[a] for a in (attrs.LOWER, attrs.NORM) if a in getters}
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
