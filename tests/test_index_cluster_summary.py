@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+from elasticsearch import helpers
+
 from index import cluster_summary
 from index.backlog import write_batch
 from index.bulk import Spool, create_action, write
@@ -160,3 +162,34 @@ def test_a_cluster_crossing_big_from_below_and_a_small_one_stay_right(backlog):
         for doc, want in summary(members(backlog, "c-small")):
             assert {k: doc[k] for k in want} == want
     assert len(members(backlog, "c-slogan")) == 100 > cluster_summary.BIG_CLUSTER
+
+
+def test_members_leaving_a_big_cluster_never_leave_it_overstated(backlog):
+    from index.clusters import move_members
+
+    put(
+        backlog,
+        [member(n, posted_at=f"2020-02-05T{n % 24:02d}:{n % 60:02d}:00Z") for n in range(100)],
+    )
+    refresh(backlog.client, backlog.names, ["c-slogan"])
+    leaving = [member(n, cluster="c-leaving") for n in range(100, 120)]
+    put(backlog, leaving)
+    refresh(backlog.client, backlog.names, ["c-slogan", "c-leaving"])
+    # A dispatcher's merge, then its undo: twenty members join and leave again.
+    move_members(backlog.client, backlog.names, {"c-leaving": "c-slogan"})
+    refresh(backlog.client, backlog.names, ["c-slogan"])
+    assert check(members(backlog, "c-slogan"), False) == 120
+    back = [
+        {
+            "_op_type": "update",
+            "_index": backlog.names.requests,
+            "_id": d["id"],
+            "doc": {"cluster": "c-leaving"},
+        }
+        for d in leaving
+    ]
+    helpers.bulk(backlog.client, back, refresh=True)
+    refresh(backlog.client, backlog.names, ["c-slogan", "c-leaving"])
+    assert check(members(backlog, "c-slogan"), False) == 100
+    for doc, want in summary(members(backlog, "c-leaving")):
+        assert {k: doc[k] for k in want} == want
