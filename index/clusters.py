@@ -5,7 +5,7 @@ stage gives each post blocking keys (`dedup_keys`: MinHash LSH bands, phone and 
 keys); the backlog stores them, so the candidates of a batch are found with one terms query
 per chunk of keys, whatever the backlog's size. The caller's `same_episode` decides each
 candidate pair; this module only finds candidates and keeps cluster ids, sizes, canonical
-posts and cluster urgencies consistent.
+posts and cluster urgencies consistent (`index.cluster_summary`).
 
 Cluster ids already in the backlog are stable: when a batch links to an existing cluster it
 takes that cluster's id, and when it links two existing clusters, the one whose canonical
@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
 from index.client import answering
+
+# Callers refresh clusters through this module; the summary each member carries lives beside.
+from index.cluster_summary import SUMMARY_FIELDS as SUMMARY_FIELDS
+from index.cluster_summary import refresh as refresh
+from index.cluster_summary import summary as summary
 from index.mapping import Names
 
 log = logging.getLogger(__name__)
-
-BEIJING = timezone(timedelta(hours=8))
 
 SameEpisode = Callable[[dict[str, Any], dict[str, Any]], bool]
 
@@ -54,8 +56,6 @@ CANDIDATE_FIELDS = [
 ]
 _KEYS_PER_QUERY = 20_000  # one query per batch: the terms query allows 65,536
 _PAGE = 5_000
-# Members read by one search (the index's default result window); more go by scroll.
-_ONE_SEARCH = 10_000
 #: Members of a cluster that carry blocking keys; later members are found through them.
 KEYED_MEMBERS = 5
 #: A key already carried by this many backlog posts is a stop word, not a block: an LSH
@@ -243,122 +243,3 @@ def move_members(client: Elasticsearch, names: Names, moves: dict[str, str]) -> 
         )
         moved, _ = helpers.bulk(client, actions, raise_on_error=True)
     return int(moved)
-
-
-SUMMARY_FIELDS = (
-    "cluster_size",
-    "is_canonical",
-    "cluster_urgency_rank",
-    "cluster_sources",
-    "cluster_last_at",
-    "cluster_update",
-)
-_MEMBER_FIELDS = [
-    "cluster",
-    "posted_at",
-    "urgency_rank",
-    "source",
-    "kind",
-    "outcome",
-    "id",
-    *SUMMARY_FIELDS,
-]
-
-
-def _when(value: str | None) -> datetime:
-    """Return an ISO time as an aware datetime (naive ones are Beijing time); late if None."""
-    if not value:
-        return datetime.max.replace(tzinfo=UTC)
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return when if when.tzinfo else when.replace(tzinfo=BEIJING)
-
-
-def summary(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """Return each member of one cluster with the summary fields it should carry.
-
-    The canonical post is the earliest; the cluster's urgency is the highest of its
-    members', so a critical post is never hidden in a cluster. Every member also carries
-    the cluster's sources, its latest post time and its latest update reporting an outcome,
-    so a page of the backlog needs no second query to show them.
-    """
-    docs = sorted(docs, key=lambda d: (_when(d.get("posted_at")), d.get("id") or ""))
-    top = max(int(d.get("urgency_rank") or 1) for d in docs)
-    counts = Counter(d["source"] for d in docs if d.get("source"))
-    sources = sorted(counts, key=lambda name: (-counts[name], name))
-    times = [d["posted_at"] for d in docs if d.get("posted_at")]
-    updates = [d for d in docs if d.get("kind") == "update" and len(docs) > 1]
-    latest = updates[-1] if updates else None
-    update = (
-        {
-            "id": latest.get("id"),
-            "outcome": latest.get("outcome"),
-            "posted_at": latest.get("posted_at"),
-        }
-        if latest
-        else None
-    )
-    last = max(times, key=_when) if times else None
-    return [
-        (
-            doc,
-            {
-                "cluster_size": len(docs),
-                "is_canonical": i == 0,
-                "cluster_urgency_rank": top,
-                "cluster_sources": sources,
-                "cluster_last_at": last,
-                "cluster_update": update,
-            },
-        )
-        for i, doc in enumerate(docs)
-    ]
-
-
-def _members_of(client: Elasticsearch, names: Names, clusters: list[str]) -> list[dict[str, Any]]:
-    """Return the hits of every member of CLUSTERS: one search, a scroll only for many.
-
-    A batch's clusters have a few members each; a scroll costs three round trips where
-    one search answers.
-    """
-    query = {"terms": {"cluster": clusters}}
-    page = client.search(
-        index=names.requests,
-        query=query,
-        source={"includes": _MEMBER_FIELDS},
-        size=_ONE_SEARCH,
-        track_total_hits=True,
-    )["hits"]
-    if page["total"]["value"] <= len(page["hits"]):
-        return list(page["hits"])
-    return list(
-        helpers.scan(client, index=names.requests, query={"query": query}, _source=_MEMBER_FIELDS)
-    )
-
-
-def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int:
-    """Recompute the summary fields of CLUSTERS on every member; return documents changed."""
-    wanted = sorted(set(clusters))
-    changed = 0
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        members: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        with answering(client):
-            client.indices.refresh(index=names.requests)
-            for hit in _members_of(client, names, chunk):
-                members[hit["_source"]["cluster"]].append({"_id": hit["_id"], **hit["_source"]})
-            actions = []
-            for docs in members.values():
-                for doc, want in summary(docs):
-                    if any(doc.get(k) != v for k, v in want.items()):
-                        actions.append(
-                            {
-                                "_op_type": "update",
-                                "_index": names.requests,
-                                "_id": doc["_id"],
-                                "doc": want,
-                            }
-                        )
-            if actions:
-                done, _ = helpers.bulk(client, actions, raise_on_error=True)
-                changed += int(done)
-    return changed
