@@ -14,7 +14,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from index import bulk, clusters
+from index import bulk, cluster_summary, clusters
 from index.bulk import Action, BulkReport, Spool
 from index.client import answering
 from index.documents import crawled_part
@@ -46,6 +46,14 @@ def write_batch(
             found = clusters.assign(client, names, docs, same_episode, stop_keys)
         else:
             found = clusters.Assignment()
+        # Moves come first: the summaries below must count the members they bring.
+        if found.absorbed:
+            clusters.move_members(client, names, found.absorbed)
+            with answering(client):
+                client.indices.refresh(index=names.requests)
+        members, later = cluster_summary.prepare(
+            client, names, _stale(docs, found, same_episode is None), docs
+        )
     except Unavailable:
         report = BulkReport(unreachable=True)
         report.spool_file = spool.append(
@@ -70,18 +78,11 @@ def write_batch(
     if report.unreachable:
         return report
     try:
-        moves = found.absorbed
-        if moves:
-            clusters.move_members(client, names, moves)
-        # A new post alone in its cluster already carries the right size, canonical flag and
-        # urgency; only clusters with several members need their aggregates recomputed.
-        sizes = Counter(d["cluster"] for d in docs)
-        several = {c for c, n in sizes.items() if n > 1 or n < int(_size(docs, c))}
-        stale = several | found.joined | set(moves.values())
-        if same_episode is None:
-            stale |= set(sizes)
-        if stale:
-            clusters.refresh(client, names, stale)
+        with answering(client):
+            if members:
+                helpers.bulk(client, members, raise_on_error=True)
+        if later:
+            clusters.refresh(client, names, later)
         else:
             # The next batch looks for its duplicates with a search, which only sees
             # what a refresh has published: publish this batch now, not within a second.
@@ -91,6 +92,17 @@ def write_batch(
         # Cluster sizes are derived: the next write or replay touching them recomputes them.
         log.warning("Elasticsearch stopped answering before cluster sizes were updated")
     return report
+
+
+def _stale(docs: list[dict[str, Any]], found: clusters.Assignment, every: bool) -> set[str]:
+    """Return the clusters whose summary the batch DOCS change (EVERY: all of theirs)."""
+    sizes = Counter(d["cluster"] for d in docs)
+    if every:
+        return set(sizes)
+    # A new post alone in its cluster already carries the right size, canonical flag and
+    # urgency; only clusters with several members need their summary computed.
+    several = {c for c, n in sizes.items() if n > 1 or n < int(_size(docs, c))}
+    return several | found.joined | set(found.absorbed.values())
 
 
 def _absent(client: Elasticsearch, names: Names, docs: list[dict[str, Any]]) -> set[str]:

@@ -138,6 +138,52 @@ def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int
     return changed
 
 
+def prepare(
+    client: Elasticsearch, names: Names, clusters: Iterable[str], docs: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """Give DOCS, about to be written, their summary in CLUSTERS before they are written.
+
+    Sets the summary fields on the DOCS of small clusters in place (so a post joining a
+    cluster is written once, not written and then rewritten) and returns the updates the
+    cluster's members already in the backlog need, as bulk actions, and the big clusters,
+    left to `refresh` after the write. Reads what the last index refresh published.
+    """
+    batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        batch[doc["cluster"]].append(doc)
+    wanted = sorted(set(clusters) & set(batch))
+    actions: list[dict[str, Any]] = []
+    later: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        with answering(client):
+            counts = _member_counts(client, names, chunk)
+            later.update(c for c in chunk if counts.get(c, 0) + len(batch[c]) > BIG_CLUSTER)
+            small = [c for c in chunk if c not in later]
+            members: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+            old = [c for c in small if counts.get(c)]
+            for hit in _members_of(client, names, old) if old else ():
+                source = hit["_source"]
+                members[source["cluster"]][hit["_id"]] = {"_id": hit["_id"], **source}
+        for cluster in small:
+            # A post written again keeps its place in the cluster, with what it says now.
+            known = members[cluster]
+            known.update((doc["id"], doc) for doc in batch[cluster])
+            for doc, want in summary(list(known.values())):
+                if "_id" not in doc:
+                    doc.update(want)
+                elif any(doc.get(k) != v for k, v in want.items()):
+                    actions.append(
+                        {
+                            "_op_type": "update",
+                            "_index": names.requests,
+                            "_id": doc["_id"],
+                            "doc": want,
+                        }
+                    )
+    return actions, later
+
+
 def _member_counts(client: Elasticsearch, names: Names, clusters: list[str]) -> dict[str, int]:
     response = client.search(
         index=names.requests,

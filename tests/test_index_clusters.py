@@ -58,6 +58,33 @@ def test_a_later_post_about_the_same_person_joins_the_backlog_cluster(backlog):
     assert first["cluster_urgency_rank"] == 3
 
 
+def test_posts_joining_a_cluster_are_written_once_with_their_summary(backlog):
+    spool = Spool(backlog.spool_dir)
+    body = "发烧五天，咳嗽，社区登记后没有床位。"
+    for post in (templated(1, "陈某某", "67", body), templated(2, "陈某某", "67", body, day=6)):
+        write_posts(backlog.client, backlog.names, [post], spool, same_episode)
+    # Tonight: two more copies, one critical, in one batch; the backlog already has two.
+    urgent = "现在呼吸困难，血氧80%，求求大家帮忙转发！"
+    write_posts(
+        backlog.client,
+        backlog.names,
+        [templated(3, "陈某某", "67", urgent, day=7), templated(4, "陈某某", "67", body, day=8)],
+        spool,
+        same_episode,
+    )
+    versions = {}
+    for n in (1, 2, 3, 4):
+        got = backlog.client.get(index=backlog.names.requests, id=f"fixture:{n}")
+        versions[n] = got["_version"]
+        source = got["_source"]
+        assert (source["cluster_size"], source["cluster_urgency_rank"]) == (4, 3)
+        assert source["is_canonical"] == (n == 1)
+        assert source["cluster_last_at"] == "2020-02-08T10:00:00+08:00"
+    # Each post was created with its cluster's summary, never rewritten after; only the
+    # members already in the backlog were updated, once for each later batch.
+    assert versions == {1: 3, 2: 2, 3: 1, 4: 1}
+
+
 def test_two_people_in_the_same_community_with_the_same_need_stay_apart(backlog):
     spool = Spool(backlog.spool_dir)
     posts = [
