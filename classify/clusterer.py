@@ -19,6 +19,8 @@ from classify.dedup import (
     MAX_BUCKET,
     NAME_TEXT_SAME,
     NUM_PERM,
+    OTHER_PHONES_SAME,
+    SHORT_TEXT,
     TEXT_SAME,
     TEXT_SAME_ONE_NAMED,
     cluster_id,
@@ -67,10 +69,16 @@ def _decide_pairs(
     names: np.ndarray,
     ages: np.ndarray,
     sigs: np.ndarray,
+    phoned: np.ndarray,
+    short: np.ndarray,
 ) -> np.ndarray:
     """Return which candidate pairs (I, J) are duplicates, as `same_episode` decides them.
 
-    The vectorised form of `_score` >= `_threshold` on the Clusterer's compact state.
+    The vectorised form of `_score` >= `_threshold` on the Clusterer's compact state. PHONE
+    says the pair shares this (phone) key; PHONED and SHORT, per post, that it gives a phone
+    number and is shorter than SHORT_TEXT. A pair giving numbers it does not share, one of
+    them short, is decided by text with the stricter OTHER_PHONES_SAME; should it share a
+    number, its phone key links it anyway.
     """
     name_i, name_j = names[i], names[j]
     named = (name_i != 0).astype(np.int8) + (name_j != 0)
@@ -93,6 +101,9 @@ def _decide_pairs(
             NAME_TEXT_SAME,
             np.where(named[chunk] == 1, TEXT_SAME_ONE_NAMED, TEXT_SAME),
         )
+        ci, cj = i[chunk], j[chunk]
+        other = phoned[ci] & phoned[cj] & (short[ci] | short[cj]) & ~same_name[chunk]
+        threshold = np.where(other, np.maximum(threshold, OTHER_PHONES_SAME), threshold)
         decided[chunk] = sim >= threshold
     return decided
 
@@ -139,6 +150,8 @@ class Clusterer:
         self._name = array("Q")
         self._age = array("Q")
         self._sigs = array("H")
+        self._phoned = bytearray()  # 1 for a post that gives a phone number
+        self._short = bytearray()  # 1 for a post shorter than SHORT_TEXT
         # A blocking key as its 32-bit hash, with bit 32 set for phone keys.
         self._keys = array("Q")
         self._owners = array("I")
@@ -178,6 +191,8 @@ class Clusterer:
         self._name.append(int(short_digest(name, 8), 16) if name else 0)
         self._age.append(int(short_digest(age, 8), 16) if age else 0)
         self._sigs.frombytes(np.asarray(sig, dtype=np.uint64).astype(np.uint16).tobytes())
+        self._phoned.append(any(key.startswith("phone:") for key in keys))
+        self._short.append(len(post.get("text") or "") < SHORT_TEXT)
         unique = dict.fromkeys(keys)
         self._keys.extend(
             [(_PHONE_BIT if key.startswith("phone:") else 0) | _key32(key) for key in unique]
@@ -228,6 +243,8 @@ class Clusterer:
         names = np.frombuffer(self._name, dtype=np.uint64) if count else np.zeros(0, np.uint64)
         ages = np.frombuffer(self._age, dtype=np.uint64) if count else np.zeros(0, np.uint64)
         sigs = np.frombuffer(self._sigs, dtype=np.uint16).reshape(count, NUM_PERM)
+        phoned = np.frombuffer(self._phoned, dtype=np.uint8).astype(bool)
+        short = np.frombuffer(self._short, dtype=np.uint8).astype(bool)
         for rows in self._key_ranges():
             if len(rows) < 2:
                 continue
@@ -246,7 +263,7 @@ class Clusterer:
                 apart = np.flatnonzero(_roots(parent, i) != _roots(parent, j))
                 i, j, pos = i[apart], j[apart], pos[apart]
                 phone = (keys[pos + back] >> np.uint64(32)).astype(bool)
-                same = _decide_pairs(j, i, phone, names, ages, sigs)
+                same = _decide_pairs(j, i, phone, names, ages, sigs, phoned, short)
                 _union(parent, i[same], j[same])
         while True:
             up = parent[parent]

@@ -33,6 +33,12 @@ TEXT_SAME = 0.7
 TEXT_SAME_ONE_NAMED = 0.8
 # With the same name but one age missing, the texts must still overlap this much.
 NAME_TEXT_SAME = 0.25
+# Both posts give phone numbers, share none, and one is short: other people, unless the
+# texts are nearly the same. Volunteers' offers and short requests written on one pattern
+# differ mostly in the number, and would otherwise chain into clusters of hundreds. A
+# longer story reposted with another contact number is still the same request.
+OTHER_PHONES_SAME = 0.9
+SHORT_TEXT = 60
 
 _DROP = re.compile(r"https?://\S+|@[\w\-]+|#[^#]*#|超话|转发微博|[\W_]+", re.UNICODE)
 _DIGIT = re.compile(r"\d")
@@ -173,11 +179,19 @@ def dedup_keys(
 
 
 def _score(
-    same_name: bool, names: int, ages_known: bool, same_age: bool, sim: float, phone: bool
+    same_name: bool,
+    names: int,
+    ages_known: bool,
+    same_age: bool,
+    sim: float,
+    phone: bool,
+    other_phones: bool = False,
 ) -> float:
     """Return the episode score from the pair's person facts and text similarity.
 
     NAMES is how many of the two posts name a person; SAME_NAME applies when both do.
+    PHONE: they share a phone number; OTHER_PHONES: both give numbers, none shared, and
+    one of them is shorter than SHORT_TEXT characters.
     """
     if names == 2 and not same_name:
         return 0.0
@@ -187,6 +201,8 @@ def _score(
         return 0.9 if sim >= NAME_TEXT_SAME else 0.3
     if phone:
         return max(0.8, sim)
+    if other_phones and sim < OTHER_PHONES_SAME:
+        return 0.0
     return sim
 
 
@@ -248,8 +264,15 @@ def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     if same_name and age_a and age_b:
         return 1.0 if age_a == age_b else 0.0
     text_sim = similarity(_cached_signature(a), _cached_signature(b))
-    phone = not same_name and bool(set(_phones(a)) & set(_phones(b)))
-    return _score(same_name, names, False, False, text_sim, phone)
+    phones_a, phones_b = set(_phones(a)), set(_phones(b))
+    phone = not same_name and bool(phones_a & phones_b)
+    other_phones = (
+        bool(phones_a)
+        and bool(phones_b)
+        and not phones_a & phones_b
+        and min(len(a.get("text") or ""), len(b.get("text") or "")) < SHORT_TEXT
+    )
+    return _score(same_name, names, False, False, text_sim, phone, other_phones)
 
 
 def same_episode(a: dict[str, Any], b: dict[str, Any]) -> bool:

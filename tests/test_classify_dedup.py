@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from classify.clusterer import Clusterer
-from classify.dedup import cluster_id, dedup_keys, same_episode
+from classify.dedup import (
+    OTHER_PHONES_SAME,
+    cluster_id,
+    dedup_keys,
+    same_episode,
+    signature,
+    similarity,
+)
 
 BASE = (
     "【姓名】周大成【年龄】66【所在城市】武汉【所在小区、社区】某某区幸福里小区"
@@ -191,8 +198,8 @@ def test_clusterer_spilled_keys_give_the_same_clusters():
     assert len({cluster for cluster, _, _ in out}) < len(posts)
 
 
-def test_clusterer_clusters_are_the_connected_duplicate_pairs():
-    posts = _mixed_posts(90)
+def _connected_pairs(posts):
+    """Return each post's root in the brute-force graph of duplicate pairs sharing a key."""
     keys = [set(dedup_keys(post)) for post in posts]
     parent = list(range(len(posts)))
 
@@ -205,15 +212,46 @@ def test_clusterer_clusters_are_the_connected_duplicate_pairs():
         for i in range(j):
             if keys[i] & keys[j] and same_episode(posts[j], posts[i]):
                 parent[max(find(i), find(j))] = min(find(i), find(j))
+    return [find(k) for k in range(len(posts))]
+
+
+def _assert_clusterer_agrees(posts):
+    roots = _connected_pairs(posts)
     clusterer = Clusterer()
     for post in posts:
         clusterer.add(post)
     out = clusterer.assignments()
-    assert 1 < len({cluster for cluster, _, _ in out}) < len(posts) // 2
     for index, (cluster, canonical, size) in enumerate(out):
-        root = find(index)
-        members = [k for k in range(len(posts)) if find(k) == root]
+        members = [k for k in range(len(posts)) if roots[k] == roots[index]]
         assert size == len(members)
-        assert cluster == out[root][0]
+        assert cluster == out[roots[index]][0]
         earliest = min(members, key=lambda k: (posts[k]["posted_at"], k))
         assert canonical == posts[earliest]["id"]
+    return out
+
+
+def test_clusterer_clusters_are_the_connected_duplicate_pairs():
+    out = _assert_clusterer_agrees(_mixed_posts(90))
+    assert 1 < len({cluster for cluster, _, _ in out}) < 45
+
+
+def test_posts_on_one_pattern_with_other_phones_are_other_people():
+    offer = "志愿者团队{n}人，可以帮忙给老人买菜送药，如有需要请联系，电话{phone}"
+    phones = [f"13{k}{k * 7 % 10}0012345" for k in range(6)]
+    posts = [
+        _post(f"o{i}", offer.format(n=5 + i % 4, phone=phones[i % 6]), f"2020-02-0{1 + i % 9}")
+        for i in range(30)
+    ]
+    # Alike as texts (the numbers differ), yet other volunteers: apart.
+    a, b = posts[0], posts[8]  # five volunteers each
+    assert 0.7 <= similarity(signature(a["text"]), signature(b["text"])) < OTHER_PHONES_SAME
+    assert not same_episode(a, b)
+    # One volunteer posting again shares the number: the same offer.
+    assert same_episode(posts[0], posts[6])
+    # A long appeal reposted with another contact number is still the same request.
+    appeal = APPEAL * 2
+    assert same_episode(
+        _post("r1", appeal + "联系电话13911112222"), _post("r2", appeal + "联系电话13633334444")
+    )
+    out = _assert_clusterer_agrees(posts)
+    assert len({cluster for cluster, _, _ in out}) == len(phones)
