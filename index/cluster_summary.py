@@ -116,60 +116,60 @@ def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int
 
     Clusters above BIG_CLUSTER members are kept as the module's docstring says.
     """
-    wanted = sorted(set(clusters))
-    changed = 0
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        with answering(client):
-            client.indices.refresh(index=names.requests)
-            counts = _member_counts(client, names, chunk)
-            small = [c for c in chunk if 0 < counts.get(c, 0) <= BIG_CLUSTER]
-            big = [c for c in chunk if counts.get(c, 0) > BIG_CLUSTER]
-            actions = _exact_writes(client, names, small) if small else []
-            for cluster, aggregate in aggregated(client, names, big).items():
-                actions.extend(_amortized_writes(client, names, cluster, aggregate))
-            if actions:
-                done, _ = helpers.bulk(
-                    client,
-                    ({"_op_type": "update", "_index": names.requests, **a} for a in actions),
-                    raise_on_error=True,
+    with answering(client):
+        client.indices.refresh(index=names.requests)
+        actions, big = prepare(client, names, clusters)
+        wanted = sorted(big)
+        for start in range(0, len(wanted), _CHUNK):
+            for cluster, aggregate in aggregated(
+                client, names, wanted[start : start + _CHUNK]
+            ).items():
+                actions.extend(
+                    {"_op_type": "update", "_index": names.requests, **write}
+                    for write in _amortized_writes(client, names, cluster, aggregate)
                 )
-                changed += int(done)
-    return changed
+        if not actions:
+            return 0
+        done, _ = helpers.bulk(client, actions, raise_on_error=True)
+    return int(done)
 
 
 def prepare(
-    client: Elasticsearch, names: Names, clusters: Iterable[str], docs: list[dict[str, Any]]
+    client: Elasticsearch,
+    names: Names,
+    clusters: Iterable[str],
+    docs: Iterable[dict[str, Any]] = (),
 ) -> tuple[list[dict[str, Any]], set[str]]:
-    """Give DOCS, about to be written, their summary in CLUSTERS before they are written.
+    """Return the updates the small CLUSTERS' members need, and the big clusters, untouched.
 
-    Sets the summary fields on the DOCS of small clusters in place (so a post joining a
-    cluster is written once, not written and then rewritten) and returns the updates the
-    cluster's members already in the backlog need, as bulk actions, and the big clusters,
-    left to `refresh` after the write. Reads what the last index refresh published.
+    DOCS are the batch about to be written: they count as members (in place of their older
+    versions) and get their summary fields set in place, so a post joining a cluster is
+    written once, not written and then rewritten. The updates are bulk actions for members
+    already in the backlog. Reads what the last index refresh published.
     """
     batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for doc in docs:
         batch[doc["cluster"]].append(doc)
-    wanted = sorted(set(clusters) & set(batch))
+    wanted = sorted(set(clusters))
     actions: list[dict[str, Any]] = []
-    later: set[str] = set()
+    big: set[str] = set()
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         with answering(client):
             counts = _member_counts(client, names, chunk)
-            later.update(c for c in chunk if counts.get(c, 0) + len(batch[c]) > BIG_CLUSTER)
-            small = [c for c in chunk if c not in later]
+            big.update(c for c in chunk if counts.get(c, 0) + len(batch[c]) > BIG_CLUSTER)
             members: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-            old = [c for c in small if counts.get(c)]
+            old = [c for c in chunk if c not in big and counts.get(c)]
             for hit in _members_of(client, names, old) if old else ():
                 source = hit["_source"]
                 members[source["cluster"]][hit["_id"]] = {"_id": hit["_id"], **source}
-        for cluster in small:
+        for cluster in chunk:
+            if cluster in big:
+                continue
             # A post written again keeps its place in the cluster, with what it says now.
             known = members[cluster]
             known.update((doc["id"], doc) for doc in batch[cluster])
-            for doc, want in summary(list(known.values())):
+            for doc, want in summary(list(known.values())) if known else ():
                 if "_id" not in doc:
                     doc.update(want)
                 elif any(doc.get(k) != v for k, v in want.items()):
@@ -181,7 +181,7 @@ def prepare(
                             "doc": want,
                         }
                     )
-    return actions, later
+    return actions, big
 
 
 def _member_counts(client: Elasticsearch, names: Names, clusters: list[str]) -> dict[str, int]:
@@ -214,18 +214,6 @@ def _members_of(client: Elasticsearch, names: Names, clusters: list[str]) -> lis
     return list(
         helpers.scan(client, index=names.requests, query={"query": query}, _source=_MEMBER_FIELDS)
     )
-
-
-def _exact_writes(client: Elasticsearch, names: Names, clusters: list[str]) -> list[dict[str, Any]]:
-    members: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for hit in _members_of(client, names, clusters):
-        members[hit["_source"]["cluster"]].append({"_id": hit["_id"], **hit["_source"]})
-    return [
-        {"_id": doc["_id"], "doc": want}
-        for docs in members.values()
-        for doc, want in summary(docs)
-        if any(doc.get(k) != v for k, v in want.items())
-    ]
 
 
 def _by_time(order: str, missing: str) -> dict[str, Any]:
