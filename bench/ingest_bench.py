@@ -56,6 +56,8 @@ from pipeline.indexing import clustered_docs
 #: Posts per write batch: per-batch costs (an index refresh, six round trips) shrink per post
 #: with size; 2,000 analysed posts are a few MB. The crawl pipeline uses INGEST_BATCH.
 BATCH = 2000
+#: Posts a worker analyses per task.
+CHUNK = 100
 
 
 @dataclass
@@ -115,7 +117,7 @@ def _analyze_chunk(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes]]:
 
 
 def analyzed(
-    lines: Iterable[bytes], workers: int, chunk: int = 100, ahead: int | None = None
+    lines: Iterable[bytes], workers: int, chunk: int = CHUNK, ahead: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """Yield the posts of input LINES analysed by WORKERS processes, in order.
 
@@ -220,7 +222,7 @@ def run_size(
     _warm()  # load jieba and the gazetteer
     cpu = time.process_time()
     with source.open("rb") as lines:
-        waited = _Timed(analyzed(lines, workers, ahead=max(2 * workers, -(-2 * batch // 100))))
+        waited = _Timed(analyzed(lines, workers, ahead=max(2 * workers, -(-2 * batch // CHUNK))))
         segments = _Segments(_clustered(waited, batch), size, batch)
         began = time.perf_counter()
         report = write_docs(client, backlog, segments, spool, same_episode, batch_size=batch)

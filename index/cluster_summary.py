@@ -33,6 +33,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
+from index.bulk import mark_action
 from index.client import answering
 from index.mapping import Names
 
@@ -61,7 +62,7 @@ BIG_CLUSTER = 64
 #: Growth of a big cluster after which a member's size and latest time are rewritten.
 STALE_GROWTH = 0.1
 _CHUNK = 500  # clusters refreshed together
-# Members read by one search (the index's default result window); more go by scroll.
+# Hits read by one search (the index's default result window); more go page by page.
 _ONE_SEARCH = 10_000
 _EDGE = 20  # earliest and latest members read by the aggregation itself
 _SOURCES = 1_000
@@ -124,10 +125,7 @@ def refresh(client: Elasticsearch, names: Names, clusters: Iterable[str]) -> int
             for cluster, aggregate in aggregated(
                 client, names, wanted[start : start + _CHUNK]
             ).items():
-                actions.extend(
-                    {"_op_type": "update", "_index": names.requests, **write}
-                    for write in _amortized_writes(client, names, cluster, aggregate)
-                )
+                actions.extend(_amortized_writes(client, names, cluster, aggregate))
         if not actions:
             return 0
         done, _ = helpers.bulk(client, actions, raise_on_error=True)
@@ -160,7 +158,8 @@ def prepare(
             big.update(c for c in chunk if counts.get(c, 0) + len(batch[c]) > BIG_CLUSTER)
             members: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
             old = [c for c in chunk if c not in big and counts.get(c)]
-            for hit in _members_of(client, names, old) if old else ():
+            query = {"terms": {"cluster": old}}
+            for hit in _hits(client, names, query, _MEMBER_FIELDS) if old else ():
                 source = hit["_source"]
                 members[source["cluster"]][hit["_id"]] = {"_id": hit["_id"], **source}
         for cluster in chunk:
@@ -173,14 +172,7 @@ def prepare(
                 if "_id" not in doc:
                     doc.update(want)
                 elif any(doc.get(k) != v for k, v in want.items()):
-                    actions.append(
-                        {
-                            "_op_type": "update",
-                            "_index": names.requests,
-                            "_id": doc["_id"],
-                            "doc": want,
-                        }
-                    )
+                    actions.append(mark_action(names.requests, doc["_id"], want))
     return actions, big
 
 
@@ -193,27 +185,6 @@ def _member_counts(client: Elasticsearch, names: Names, clusters: list[str]) -> 
         track_total_hits=False,
     )
     return {b["key"]: b["doc_count"] for b in response["aggregations"]["n"]["buckets"]}
-
-
-def _members_of(client: Elasticsearch, names: Names, clusters: list[str]) -> list[dict[str, Any]]:
-    """Return the hits of every member of CLUSTERS: one search, a scroll only for many.
-
-    A batch's clusters have a few members each; a scroll costs three round trips where
-    one search answers.
-    """
-    query = {"terms": {"cluster": clusters}}
-    page = client.search(
-        index=names.requests,
-        query=query,
-        source={"includes": _MEMBER_FIELDS},
-        size=_ONE_SEARCH,
-        track_total_hits=True,
-    )["hits"]
-    if page["total"]["value"] <= len(page["hits"]):
-        return list(page["hits"])
-    return list(
-        helpers.scan(client, index=names.requests, query={"query": query}, _source=_MEMBER_FIELDS)
-    )
 
 
 def _by_time(order: str, missing: str) -> dict[str, Any]:
@@ -390,9 +361,9 @@ def _amortized_writes(
     writes = []
     exact = {**want, "is_canonical": True}
     if any(canonical.get(k) != v for k, v in exact.items()):
-        writes.append({"_id": canonical["_id"], "doc": exact})
+        writes.append(mark_action(names.requests, canonical["_id"], exact))
     other = {**want, "is_canonical": False}
     for hit in _hits(client, names, _stale(cluster, aggregate), list(SUMMARY_FIELDS)):
         if any(hit["_source"].get(k) != v for k, v in other.items()):
-            writes.append({"_id": hit["_id"], "doc": other})
+            writes.append(mark_action(names.requests, hit["_id"], other))
     return writes
