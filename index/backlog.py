@@ -99,9 +99,14 @@ def _stale(docs: list[dict[str, Any]], found: clusters.Assignment, every: bool) 
     sizes = Counter(d["cluster"] for d in docs)
     if every:
         return set(sizes)
+    carried: dict[str, int] = {}  # cluster -> the largest size a batch post carries
+    for doc in docs:
+        size = int(doc.get("cluster_size") or 1)
+        if size > carried.get(doc["cluster"], 0):
+            carried[doc["cluster"]] = size
     # A new post alone in its cluster already carries the right size, canonical flag and
     # urgency; only clusters with several members need their summary computed.
-    several = {c for c, n in sizes.items() if n > 1 or n < int(_size(docs, c))}
+    several = {c for c, n in sizes.items() if n > 1 or n < carried[c]}
     return several | found.joined | set(found.absorbed.values())
 
 
@@ -118,10 +123,6 @@ def _actions(names: Names, docs: list[dict[str, Any]], new: set[str]) -> Iterato
             yield bulk.create_action(names.requests, doc)
         else:
             yield bulk.update_action(names.requests, doc)
-
-
-def _size(docs: list[dict[str, Any]], cluster: str) -> int:
-    return max(int(d.get("cluster_size") or 1) for d in docs if d["cluster"] == cluster)
 
 
 def mark_deleted(

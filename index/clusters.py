@@ -57,14 +57,19 @@ CANDIDATE_FIELDS = [
 _KEYS_PER_QUERY = 20_000  # one query per batch: the terms query allows 65,536
 _PAGE = 5_000
 #: Members of a cluster that carry blocking keys; later members are found through them.
-KEYED_MEMBERS = 5
+#: Each keyed member is a candidate fetched (its whole source) by every later post that
+#: shares a key with it: at 300 k posts a third of the ingest's time went to fetching
+#: them. Two give the same clusters as five on the labelled posts, and as many on 60 k
+#: generated ones, with 37 % fewer candidates (`docs/operators.md`, *What a run does*).
+KEYED_MEMBERS = 2
 #: A key already carried by this many backlog posts is a stop word, not a block: an LSH
 #: band whose minima come from common phrases, a common name, a hotline. Once seen that
 #: often it is neither looked up nor stored again, so a post's candidates stay bounded
 #: however large the backlog grows: otherwise LSH's chance collisions give each post
 #: candidates in proportion to the backlog, and the whole ingest grows quadratically.
-#: Reposts of one request do not fill a key: only KEYED_MEMBERS of a cluster carry keys.
-STOP_KEY_POSTS = 10
+#: Reposts of one request do not fill a key: only KEYED_MEMBERS of a cluster carry keys,
+#: and two merged clusters bring 2 * KEYED_MEMBERS, which must stay below this.
+STOP_KEY_POSTS = 2 * KEYED_MEMBERS + 1
 
 
 class _UnionFind:
