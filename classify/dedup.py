@@ -219,8 +219,9 @@ _remembered: dict[int, bytes] = {}
 def remember_signature(text: str, sig: np.ndarray) -> None:
     """Keep SIG as the signature of TEXT for `text_signature`, in this process."""
     if len(_remembered) >= REMEMBERED_SIGNATURES:
+        # pop: a writer's batch reader thread may be forgetting the same keys.
         for key in list(islice(_remembered, REMEMBERED_SIGNATURES // 10)):
-            del _remembered[key]
+            _remembered.pop(key, None)
     _remembered[hash(text)] = np.asarray(sig, dtype=np.uint32).tobytes()
 
 
@@ -255,14 +256,19 @@ def _cached_signature(post: dict[str, Any]) -> np.ndarray:
 
 def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     """Return how sure it is (0..1) that A and B are about the same person and episode."""
+    return _decision(a, b)[0]
+
+
+def _decision(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, int]:
+    """Return the episode score of A and B, and how many of them name a person."""
     name_a, age_a = person_key(a)
     name_b, age_b = person_key(b)
     same_name = bool(name_a) and name_a == name_b
     names = bool(name_a) + bool(name_b)
     if names == 2 and not same_name:
-        return 0.0
+        return 0.0, names
     if same_name and age_a and age_b:
-        return 1.0 if age_a == age_b else 0.0
+        return (1.0 if age_a == age_b else 0.0), names
     text_sim = similarity(_cached_signature(a), _cached_signature(b))
     phones_a, phones_b = set(_phones(a)), set(_phones(b))
     phone = not same_name and bool(phones_a & phones_b)
@@ -272,13 +278,13 @@ def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
         and not phones_a & phones_b
         and min(len(a.get("text") or ""), len(b.get("text") or "")) < SHORT_TEXT
     )
-    return _score(same_name, names, False, False, text_sim, phone, other_phones)
+    return _score(same_name, names, False, False, text_sim, phone, other_phones), names
 
 
 def same_episode(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Return whether analysed posts A and B are duplicates (same person, same episode)."""
-    names = bool(person_key(a)[0]) + bool(person_key(b)[0])
-    return episode_score(a, b) >= _threshold(names)
+    score, names = _decision(a, b)
+    return score >= _threshold(names)
 
 
 def cluster_id(canonical_id: str) -> str:

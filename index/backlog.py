@@ -7,6 +7,8 @@ share, so every request is treated the same way whichever door it came in by.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -48,7 +50,9 @@ def write_batch(
             found = clusters.Assignment()
         # Moves come first: the summaries below must count the members they bring.
         if found.absorbed:
-            clusters.move_members(client, names, found.absorbed)
+            # Every earlier batch ended with a refresh that published its posts' clusters;
+            # only summary fields may have changed since.
+            clusters.move_members(client, names, found.absorbed, refreshed=True)
             with answering(client):
                 client.indices.refresh(index=names.requests)
         members, later = cluster_summary.prepare(
@@ -211,18 +215,87 @@ def write_docs(
     same_episode: clusters.SameEpisode | None = None,
     batch_size: int = 500,
 ) -> BulkReport:
-    """Index crawled parts DOCS (see `documents.crawled_part`) in batches."""
+    """Index crawled parts DOCS (see `documents.crawled_part`) in batches.
+
+    The next batch is read from DOCS (parsed, analysed, clustered: whatever the iterator
+    does) in a thread while this one is written, most of which is waiting for
+    Elasticsearch. An error raised by DOCS reaches the caller after the batches before it
+    were written.
+    """
     total = BulkReport()
     spool = spool or Spool()
     stop_keys: set[str] = set()
-    batch: list[dict[str, Any]] = []
-    for doc in docs:
-        batch.append(doc)
-        if len(batch) >= batch_size:
+    with _Prefetched(docs, batch_size) as batches:
+        for batch in batches:
             total.merge(write_batch(client, names, batch, spool, same_episode, stop_keys))
-            batch = []
-    total.merge(write_batch(client, names, batch, spool, same_episode, stop_keys))
     return total
+
+
+#: Seconds a write that failed waits for the batch reader to stop before raising.
+_READER_GRACE = 5.0
+
+
+class _Prefetched:
+    """Batches of an iterable, the next one read by a thread while the caller uses this one.
+
+    Reading stops when the caller leaves the `with` block, early or not.
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterable[dict[str, Any]], size: int) -> None:
+        self._items = items
+        self._size = max(1, size)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="qiuzhu-batches", daemon=True)
+
+    def __enter__(self) -> Iterator[list[dict[str, Any]]]:
+        self._thread.start()
+        return self._batches()
+
+    def __exit__(self, *exc: object) -> None:
+        # Normally the reader is done; after an error it stops at its next batch.
+        self._stop.set()
+        self._thread.join(timeout=_READER_GRACE)
+
+    def _put(self, value: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self) -> None:
+        batch: list[dict[str, Any]] = []
+        try:
+            for item in self._items:
+                batch.append(item)
+                if len(batch) >= self._size:
+                    if not self._put(batch):
+                        return
+                    batch = []
+            # An empty last batch still goes: write_batch returns at once on it.
+            if self._put(batch):
+                self._put(self._END)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            self._put(_Failed(exc))
+
+    def _batches(self) -> Iterator[list[dict[str, Any]]]:
+        while True:
+            value = self._queue.get()
+            if value is self._END:
+                return
+            if isinstance(value, _Failed):
+                raise value.error
+            yield value
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 def write_posts(

@@ -226,12 +226,19 @@ def assign(
     return Assignment(joined=set(chosen.values()), absorbed=absorbed, known=set(existing))
 
 
-def move_members(client: Elasticsearch, names: Names, moves: dict[str, str]) -> int:
-    """Move every member of each cluster in MOVES (old id -> new id); return how many."""
+def move_members(
+    client: Elasticsearch, names: Names, moves: dict[str, str], refreshed: bool = False
+) -> int:
+    """Move every member of each cluster in MOVES (old id -> new id); return how many.
+
+    REFRESHED: the caller knows that every member's cluster is searchable already (no write
+    changed a `cluster` since the last index refresh), which spares a refresh.
+    """
     if not moves:
         return 0
     with answering(client):
-        client.indices.refresh(index=names.requests)
+        if not refreshed:
+            client.indices.refresh(index=names.requests)
         actions = (
             {
                 "_op_type": "update",

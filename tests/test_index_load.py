@@ -151,3 +151,18 @@ def test_deletion_marks_wait_in_the_spool_while_elasticsearch_is_down(backlog):
     assert mark_deleted(down, backlog.names, ["fixture:1"], spool).spooled == 1
     assert replay(backlog.client, backlog.names, spool).updated == 1
     assert workflow.get_request(backlog.client, backlog.names, "fixture:1")[0]["deleted"] is True
+
+
+def test_a_failing_input_raises_after_the_batches_read_before_it_are_written(backlog):
+    from index.backlog import write_docs
+    from index.documents import crawled_part
+
+    def docs():
+        for n in range(7):
+            yield crawled_part(post(n))
+        raise OSError("the input broke")
+
+    with pytest.raises(OSError, match="the input broke"):
+        write_docs(backlog.client, backlog.names, docs(), batch_size=3)
+    # Two whole batches were read before the error; the partial third is the caller's to redo.
+    assert backlog.count() == 6
