@@ -95,6 +95,7 @@ def ensure(client: Elasticsearch, names: Names) -> str:
             meta = client.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
             if meta.get("qiuzhu_mapping") != mapping_digest(REQUEST_MAPPING):
                 log.warning("%s has an older mapping: run `qiuzhu index migrate`", index)
+            _keep_refresh_interval(client, index)
         for attr, mapping in SIDE_INDICES.items():
             side = getattr(names, attr)
             if client.indices.exists(index=side):
@@ -106,6 +107,15 @@ def ensure(client: Elasticsearch, names: Names) -> str:
                     if exc.error != "resource_already_exists_exception":
                         raise
     return index
+
+
+def _keep_refresh_interval(client: Elasticsearch, index: str) -> None:
+    """Give the backlog INDEX_REFRESH_INTERVAL (a dynamic setting: no migration needed)."""
+    want = index_body(REQUEST_MAPPING, "requests")["settings"]["refresh_interval"]
+    found = client.indices.get_settings(index=index, name="index.refresh_interval")
+    if found.get(index, {}).get("settings", {}).get("index", {}).get("refresh_interval") != want:
+        client.indices.put_settings(index=index, settings={"index": {"refresh_interval": want}})
+        log.info("%s now publishes unpublished writes every %s", index, want)
 
 
 @dataclass(frozen=True)

@@ -149,11 +149,14 @@ def mapping_digest(mapping: dict[str, Any]) -> str:
 
 def index_body(mapping: dict[str, Any], kind: str) -> dict[str, Any]:
     """Return the create-index body for MAPPING with settings from the project settings."""
+    index_settings = {
+        "number_of_shards": settings.get("INDEX_SHARDS"),
+        "number_of_replicas": settings.get("INDEX_REPLICAS"),
+    }
+    if kind == "requests":
+        index_settings["refresh_interval"] = settings.get("INDEX_REFRESH_INTERVAL")
     return {
-        "settings": {
-            "number_of_shards": settings.get("INDEX_SHARDS"),
-            "number_of_replicas": settings.get("INDEX_REPLICAS"),
-        },
+        "settings": index_settings,
         "mappings": {
             **mapping,
             "_meta": {"qiuzhu_kind": kind, "qiuzhu_mapping": mapping_digest(mapping)},

@@ -179,7 +179,9 @@ def change(
                 doc=update,
                 if_seq_no=version.seq_no,
                 if_primary_term=version.primary_term,
-                refresh="wait_for",
+                # Published at once: waiting for the backlog's periodic refresh
+                # (INDEX_REFRESH_INTERVAL) would hold the dispatcher for up to 30 s.
+                refresh=True,
             )
         except ConflictError:
             raise Conflict(

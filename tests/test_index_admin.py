@@ -25,6 +25,27 @@ def test_ensure_creates_versioned_index_behind_alias_with_strict_mapping(backlog
     assert admin.ensure(backlog.client, names) == names.requests_version(1)
 
 
+def _refresh_interval(backlog):
+    index = backlog.names.requests_version(1)
+    found = backlog.client.indices.get_settings(index=index, name="index.refresh_interval")
+    return found[index]["settings"]["index"]["refresh_interval"]
+
+
+def test_the_backlog_publishes_on_its_own_at_the_set_interval_only(backlog, monkeypatch):
+    assert _refresh_interval(backlog) == "30s"
+    # A backlog made with Elasticsearch's default (1s) gets the setting at the next ensure,
+    # without a migration (it is a dynamic setting).
+    backlog.client.indices.put_settings(
+        index=backlog.names.requests, settings={"index": {"refresh_interval": "1s"}}
+    )
+    monkeypatch.setenv("QIUZHU_INDEX_REFRESH_INTERVAL", "45s")
+    admin.ensure(backlog.client, backlog.names)
+    assert _refresh_interval(backlog) == "45s"
+    # The side indices keep Elasticsearch's default: events are written with wait_for.
+    events = backlog.client.indices.get_settings(index=backlog.names.events)
+    assert "refresh_interval" not in events[backlog.names.events]["settings"]["index"]
+
+
 def test_strict_mapping_refuses_unknown_fields(backlog):
     with pytest.raises(BadRequestError, match="strict_dynamic_mapping_exception"):
         backlog.client.index(index=backlog.names.requests, id="x", document={"surprise": 1})

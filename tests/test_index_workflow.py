@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from helpers_backlog import jsonl, post
 
@@ -86,3 +88,23 @@ def test_two_dispatchers_editing_the_same_version_conflict(one):
         )
     doc, _ = workflow.get_request(one.client, one.names, "fixture:1")
     assert doc["status"] == "triaged" and doc["updated_by"] == "a"
+
+
+def test_a_change_is_in_the_next_search_at_once(one):
+    # The backlog publishes unpublished writes only every INDEX_REFRESH_INTERVAL: a
+    # dispatcher's change publishes itself, neither waiting for that nor left unseen.
+    one.client.indices.put_settings(
+        index=one.names.requests, settings={"index": {"refresh_interval": "10m"}}
+    )
+    done = threading.Thread(
+        target=workflow.change,
+        args=(one.client, one.names, "fixture:1", ACTOR),
+        kwargs={"status": "triaged"},
+    )
+    done.start()
+    done.join(timeout=60)
+    assert not done.is_alive(), "the change waited for the backlog's periodic refresh"
+    found = one.client.search(
+        index=one.names.requests, query={"term": {"status": "triaged"}}, source=False
+    )
+    assert [hit["_id"] for hit in found["hits"]["hits"]] == ["fixture:1"]

@@ -29,6 +29,9 @@ def test_every_setting_is_in_the_readme_table_with_its_default():
         ("ES_URLS", " , ", "expected one URL"),
         ("ES_HTTP_PORT", "ninety", "QIUZHU_ES_HTTP_PORT='ninety' is not valid"),
         ("ES_START_TIMEOUT", "soon", "not valid"),
+        # -1 would never publish a deletion mark or a summary nobody refreshed.
+        ("INDEX_REFRESH_INTERVAL", "-1", "expected a time such as 30s"),
+        ("INDEX_REFRESH_INTERVAL", "often", "expected a time such as 30s"),
     ],
 )
 def test_bad_values_name_the_variable(monkeypatch, name, raw, message):
