@@ -23,6 +23,7 @@ from index.mapping import (
     index_body,
     mapping_digest,
 )
+from qiuzhu import settings
 from qiuzhu.errors import ConfigError, Conflict
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def ensure(client: Elasticsearch, names: Names) -> str:
 
 def _keep_refresh_interval(client: Elasticsearch, index: str) -> None:
     """Give the backlog INDEX_REFRESH_INTERVAL (a dynamic setting: no migration needed)."""
-    want = index_body(REQUEST_MAPPING, "requests")["settings"]["refresh_interval"]
+    want = settings.get("INDEX_REFRESH_INTERVAL")
     found = client.indices.get_settings(index=index, name="index.refresh_interval")
     if found.get(index, {}).get("settings", {}).get("index", {}).get("refresh_interval") != want:
         client.indices.put_settings(index=index, settings={"index": {"refresh_interval": want}})
