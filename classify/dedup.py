@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from functools import lru_cache
 from itertools import islice
 from typing import Any
@@ -259,16 +260,36 @@ def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     return _decision(a, b)[0]
 
 
+def _person(post: dict[str, Any]) -> tuple[str, str, bool]:
+    """Return the post's name digest, name-and-age digest and whether it gives an age.
+
+    Digests, not the name itself: a backlog candidate brings only its card (`from_card`),
+    and equal digests are equal names. Computed once and kept on the dict as `_person`.
+    """
+    facts = post.get("_person")
+    if facts is None:
+        name, age = person_key(post)
+        facts = (short_digest(name), short_digest(name + "|" + age), bool(age)) if name else None
+        facts = facts or ("", "", False)
+        post["_person"] = facts
+    return facts
+
+
+def _text_length(post: dict[str, Any]) -> int:
+    length = post.get("_text_length")
+    return int(length) if length is not None else len(post.get("text") or "")
+
+
 def _decision(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, int]:
     """Return the episode score of A and B, and how many of them name a person."""
-    name_a, age_a = person_key(a)
-    name_b, age_b = person_key(b)
+    name_a, person_a, aged_a = _person(a)
+    name_b, person_b, aged_b = _person(b)
     same_name = bool(name_a) and name_a == name_b
     names = bool(name_a) + bool(name_b)
     if names == 2 and not same_name:
         return 0.0, names
-    if same_name and age_a and age_b:
-        return (1.0 if age_a == age_b else 0.0), names
+    if same_name and aged_a and aged_b:
+        return (1.0 if person_a == person_b else 0.0), names
     text_sim = similarity(_cached_signature(a), _cached_signature(b))
     phones_a, phones_b = set(_phones(a)), set(_phones(b))
     phone = not same_name and bool(phones_a & phones_b)
@@ -276,7 +297,7 @@ def _decision(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, int]:
         bool(phones_a)
         and bool(phones_b)
         and not phones_a & phones_b
-        and min(len(a.get("text") or ""), len(b.get("text") or "")) < SHORT_TEXT
+        and min(_text_length(a), _text_length(b)) < SHORT_TEXT
     )
     return _score(same_name, names, False, False, text_sim, phone, other_phones), names
 
@@ -290,3 +311,119 @@ def same_episode(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def cluster_id(canonical_id: str) -> str:
     """Return the cluster id named after its canonical post."""
     return "c-" + short_digest(str(canonical_id))
+
+
+# A post's dedup card: what a duplicate decision and the blocking-key lookup read of a
+# backlog post, in one binary doc value, so candidates are fetched without their source.
+_CARD_VERSION = 1
+_CARD_HEAD = struct.Struct("<BBHI6s6s6sB")  # version, flags, LSH bands kept, text length,
+# name digest, name-and-age digest, text digest, phone keys kept
+_NAMED, _AGED, _TEXT_KEY, _PERSON_KEY, _NAME_KEY = 1, 2, 4, 8, 16
+_LSH = 5  # bytes of an LSH band's key
+
+
+def _hex(value: str, size: int) -> bytes | None:
+    """Return VALUE's bytes when it is SIZE bytes of lower-case hex, else None."""
+    if len(value) != 2 * size or value != value.lower():
+        return None
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        return None
+
+
+def card(post: dict[str, Any]) -> bytes:
+    """Return the dedup card of analysed POST, whose `dedup_keys` are the keys it stores.
+
+    The card holds its signature, text length, person digests and stored keys: everything
+    `same_episode` and `index.clusters.assign` read of a candidate (see `from_card`).
+    Keys this module makes are packed in binary; any other key is kept as text.
+    """
+    name, person, aged = _person(post)
+    flags = (_NAMED if name else 0) | (_AGED if aged else 0)
+    text = bytes(6)
+    bands: dict[int, bytes] = {}
+    phones: list[bytes] = []
+    other: list[bytes] = []
+    for key in dict.fromkeys(post.get("dedup_keys") or []):
+        kind, _, rest = key.partition(":")
+        packed = None
+        if kind == "text" and not flags & _TEXT_KEY:
+            packed = _hex(rest, 6)
+            if packed is not None:
+                text, flags = packed, flags | _TEXT_KEY
+        elif kind == "lsh":
+            band, _, digest = rest.partition(":")
+            packed = _hex(digest, _LSH) if band.isdigit() and int(band) < BANDS else None
+            if packed is not None and int(band) not in bands:
+                bands[int(band)] = packed
+            else:
+                packed = None
+        elif kind == "phone" and len(phones) < 255:
+            packed = _hex(rest, 6)
+            if packed is not None:
+                phones.append(packed)
+        elif key == f"person:{person}" and name:
+            packed, flags = b"", flags | _PERSON_KEY
+        elif key == f"name:{name}" and name:
+            packed, flags = b"", flags | _NAME_KEY
+        if packed is None:
+            other.append(key.encode("utf-8")[:255])
+    head = _CARD_HEAD.pack(
+        _CARD_VERSION,
+        flags,
+        sum(1 << band for band in bands),
+        _text_length(post),
+        bytes.fromhex(name) if name else bytes(6),
+        bytes.fromhex(person) if name else bytes(6),
+        text,
+        len(phones),
+    )
+    lsh = b"".join(bands[band] for band in sorted(bands))
+    sig = np.asarray(_cached_signature(post), dtype=np.uint32).astype("<u4").tobytes()
+    extra = bytes([min(len(other), 255)]) + b"".join(bytes([len(k)]) + k for k in other[:255])
+    return head + b"".join(phones) + lsh + sig + extra
+
+
+def from_card(data: bytes) -> dict[str, Any]:
+    """Return what the card DATA says of its post, as fields `same_episode` reads.
+
+    `dedup_keys` (the keys the post stores), `_signature`, `_text_length` and `_person`.
+
+    Raises:
+        ValueError: DATA is not a card this version reads.
+    """
+    if len(data) < _CARD_HEAD.size or data[0] != _CARD_VERSION:
+        raise ValueError("not a dedup card of this version")
+    _, flags, bands, length, name, person, text, phones = _CARD_HEAD.unpack_from(data)
+    at = _CARD_HEAD.size
+    end = at + 6 * phones + _LSH * bands.bit_count() + 4 * NUM_PERM
+    if len(data) <= end:
+        raise ValueError("a dedup card too short")
+    keys = [f"text:{text.hex()}"] if flags & _TEXT_KEY else []
+    for _ in range(phones):
+        keys.append(f"phone:{data[at : at + 6].hex()}")
+        at += 6
+    for band in range(BANDS):
+        if bands >> band & 1:
+            keys.append(f"lsh:{band}:{data[at : at + _LSH].hex()}")
+            at += _LSH
+    named = bool(flags & _NAMED)
+    if flags & _PERSON_KEY:
+        keys.append(f"person:{person.hex()}")
+    if flags & _NAME_KEY:
+        keys.append(f"name:{name.hex()}")
+    sig = np.frombuffer(data, dtype="<u4", count=NUM_PERM, offset=at).astype(np.uint32)
+    at = end + 1
+    for _ in range(data[end]):
+        size = data[at]
+        keys.append(data[at + 1 : at + 1 + size].decode("utf-8", "replace"))
+        at += 1 + size
+    if at != len(data):
+        raise ValueError("a dedup card of the wrong length")
+    return {
+        "dedup_keys": keys,
+        "_signature": sig,
+        "_text_length": length,
+        "_person": (name.hex(), person.hex(), bool(flags & _AGED)) if named else ("", "", False),
+    }

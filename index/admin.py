@@ -16,6 +16,7 @@ from typing import Any
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from index.client import answering
+from index.clusters import card_of
 from index.mapping import (
     EVENT_MAPPING,
     REQUEST_MAPPING,
@@ -185,10 +186,22 @@ def _add_fields(client: Elasticsearch, index: str, mapping: dict[str, Any], kind
         )
 
 
+def _carded(source: dict[str, Any]) -> dict[str, Any]:
+    """Return SOURCE with a dedup card, which documents written before cards lack."""
+    if source.get("dedup_card") or not source.get("text"):
+        return source
+    return {**source, "dedup_card": card_of(source)}
+
+
 def _copy(client: Elasticsearch, source: str, target: str) -> tuple[int, int]:
     # helpers.reindex asks the data-streams API, which this distribution lacks.
     actions = (
-        {"_op_type": "index", "_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+        {
+            "_op_type": "index",
+            "_index": target,
+            "_id": hit["_id"],
+            "_source": _carded(hit["_source"]),
+        }
         for hit in helpers.scan(
             client, index=source, query={"query": {"match_all": {}}}, size=500, preserve_order=False
         )

@@ -71,6 +71,9 @@ def write_batch(
             report.spool_file,
         )
         return report
+    for doc in docs:
+        # After `assign`: the card lists the keys the document stores.
+        doc["dedup_card"] = clusters.card_of(doc)
     if found.known is not None:
         new = {d["id"] for d in docs} - found.known
     else:

@@ -15,10 +15,12 @@ so a dispatcher's manual merge survives re-ingestion.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
@@ -35,7 +37,8 @@ log = logging.getLogger(__name__)
 
 SameEpisode = Callable[[dict[str, Any], dict[str, Any]], bool]
 
-#: Source fields a `same_episode` decision may read from a backlog document.
+#: Source fields a `same_episode` decision may read from a backlog document (candidates
+#: come with their dedup card instead; these serve documents written without one).
 CANDIDATE_FIELDS = [
     "id",
     "text",
@@ -89,9 +92,27 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+#: What a candidate is fetched with: doc values only, no stored fields. Loading and
+#: filtering each candidate's source was most of the cost of a candidate, to Elasticsearch
+#: and to the writer, which then computed its signature from the text again.
+_CARD_FIELDS: list[dict[str, Any]] = [
+    {"field": "id"},
+    {"field": "cluster"},
+    {"field": "posted_at", "format": "epoch_millis"},
+    {"field": "dedup_card"},
+]
+
+
 def _candidates(client: Elasticsearch, names: Names, keys: list[str]) -> list[dict[str, Any]]:
-    """Return every backlog document sharing a key with KEYS, as a post `same_episode` reads."""
+    """Return every backlog document sharing a key with KEYS, as a post `same_episode` reads.
+
+    Each is read from its dedup card (`classify.dedup.from_card`), with `id`, `cluster`
+    and `posted_at` (epoch milliseconds); a document without a card, from its source.
+    """
+    from classify.dedup import from_card  # the NLP stage's format; loaded by writers only
+
     found: dict[str, dict[str, Any]] = {}
+    uncarded: list[str] = []
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         chunk = keys[start : start + _KEYS_PER_QUERY]
         after: list[Any] | None = None
@@ -103,17 +124,68 @@ def _candidates(client: Elasticsearch, names: Names, keys: list[str]) -> list[di
                     size=_PAGE,
                     sort=[{"id": "asc"}],
                     search_after=after,
-                    source_includes=CANDIDATE_FIELDS,
+                    source=False,
+                    stored_fields="_none_",
+                    docvalue_fields=_CARD_FIELDS,
                     ignore_unavailable=True,
                     track_total_hits=False,
                 )
             hits = response["hits"]["hits"]
             for hit in hits:
-                found[hit["_id"]] = as_post(hit["_source"])
+                fields = hit["fields"]
+                rid = fields["id"][0]
+                if rid in found:
+                    continue
+                try:
+                    post = from_card(base64.b64decode(fields["dedup_card"][0]))
+                except (KeyError, ValueError):
+                    uncarded.append(rid)
+                    continue
+                post.update(
+                    id=rid,
+                    cluster=fields["cluster"][0],
+                    posted_at=_millis(fields["posted_at"][0]) if "posted_at" in fields else None,
+                )
+                found[rid] = post
             if len(hits) < _PAGE:
                 break
             after = hits[-1]["sort"]
+    for rid, source in _sources(client, names, uncarded).items():
+        found[rid] = {**as_post(source), "posted_at": epoch_millis(source.get("posted_at"))}
     return list(found.values())
+
+
+def _sources(client: Elasticsearch, names: Names, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    with answering(client):
+        response = client.mget(
+            index=names.requests, ids=sorted(set(ids)), source_includes=CANDIDATE_FIELDS
+        )
+    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+
+
+def _millis(value: Any) -> int:
+    return int(float(value))
+
+
+def epoch_millis(value: str | None) -> int | None:
+    """Return an ISO time as Elasticsearch orders it (no offset: UTC), None if unreadable."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def card_of(doc: dict[str, Any]) -> str:
+    """Return the dedup card of backlog document DOC (its stored keys as they are now)."""
+    from classify.dedup import card
+
+    return base64.b64encode(card(as_post(doc))).decode("ascii")
 
 
 def as_post(source: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +203,15 @@ def _existing(client: Elasticsearch, names: Names, ids: list[str]) -> dict[str, 
         return {}
     with answering(client):
         response = client.mget(index=names.requests, ids=ids, source=["cluster", "posted_at"])
-    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
+    return {
+        d["_id"]: {**d["_source"], "posted_at": epoch_millis(d["_source"].get("posted_at"))}
+        for d in response["docs"]
+        if d.get("found")
+    }
+
+
+#: How an unknown post time sorts among backlog clusters' oldest times: first.
+_UNKNOWN = -(2**63)
 
 
 @dataclass
@@ -167,12 +247,13 @@ def assign(
     for post in posts:
         uf.union(f"b:{post['cluster']}", f"p:{post['id']}")
     existing = _existing(client, names, [p["id"] for p in posts])
-    backlog_clusters: dict[str, str] = {}  # backlog cluster id -> its oldest known post time
+    backlog_clusters: dict[str, int] = {}  # backlog cluster id -> its oldest known post time
     for post in posts:
         old = existing.get(post["id"])
         if old and old.get("cluster"):
             uf.union(f"p:{post['id']}", f"c:{old['cluster']}")
-            backlog_clusters.setdefault(old["cluster"], old.get("posted_at") or "")
+            when = old.get("posted_at")
+            backlog_clusters.setdefault(old["cluster"], _UNKNOWN if when is None else when)
     keys = sorted({k for p in posts for k in p.get("dedup_keys") or []} - stop_keys)
     wanted = set(keys)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -199,7 +280,8 @@ def assign(
                 if same_episode(view, cand):
                     uf.union(f"p:{post['id']}", f"c:{cand['cluster']}")
                     known = backlog_clusters.get(cand["cluster"])
-                    when = cand.get("posted_at") or ""
+                    when = cand.get("posted_at")
+                    when = _UNKNOWN if when is None else when
                     if known is None or when < known:
                         backlog_clusters[cand["cluster"]] = when
     # Name each group: its oldest backlog cluster, else the batch cluster id.

@@ -161,8 +161,8 @@ def build_search(
         search = search.sort("_score", f"-{urgency_field}", "posted_at")
     if collapse:
         search = search.extra(collapse={"field": "cluster"})
-    if not personal:
-        search = search.source(excludes=list(PERSONAL_SOURCE))
+    # The dedup card is for the writer's duplicate decisions, not for readers.
+    search = search.source(excludes=["dedup_card", *(() if personal else PERSONAL_SOURCE)])
     search = search.extra(track_total_hits=True, from_=(page - 1) * size, size=size)
     if facets:
         for name in FACETS:

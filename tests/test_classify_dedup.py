@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 
+from classify.analyze import analyze_post
 from classify.clusterer import Clusterer
 from classify.dedup import (
     OTHER_PHONES_SAME,
+    card,
     cluster_id,
     dedup_keys,
+    from_card,
     same_episode,
     signature,
     similarity,
@@ -255,3 +258,42 @@ def test_posts_on_one_pattern_with_other_phones_are_other_people():
     )
     out = _assert_clusterer_agrees(posts)
     assert len({cluster for cluster, _, _ in out}) == len(phones)
+
+
+def _analysed(pid, text):
+    post = analyze_post({"id": pid, "text": text})
+    return {**post, "template": dict(post["template"])}
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        BASE.replace("CT显示", "（转发）CT显示"),  # a repost: same person, same age
+        BASE.replace("【年龄】66", ""),  # the same name, one age missing
+        OTHER_PERSON,  # another person
+        FREE_TEXT,  # free text beside a templated post
+        "紧急求助！" + FREE_TEXT + "联系电话13911112222",  # the same phone number
+    ],
+)
+def test_a_dedup_card_decides_as_the_post_it_was_made_of(other):
+    # The writer reads a backlog candidate from its card alone: every decision must be
+    # the one the whole post gives.
+    new, old = _analysed("1", BASE), _analysed("2", other)
+    carded = {"id": "2", **from_card(card(dict(old)))}
+    assert "text" not in carded and "template" not in carded
+    assert same_episode(dict(new), carded) == same_episode(dict(new), dict(old))
+    assert sorted(carded["dedup_keys"]) == sorted(old["dedup_keys"])
+    assert carded["_text_length"] == len(old["text"])
+    assert np.array_equal(carded["_signature"], signature(old["text"]))
+
+
+def test_a_dedup_card_keeps_keys_of_any_form_and_refuses_a_damaged_card():
+    post = _analysed("1", BASE)
+    post["dedup_keys"] = ["lsh:3:xyz", "text:ABCDEF", "custom key", *post["dedup_keys"][:3]]
+    data = card(dict(post))
+    assert sorted(from_card(data)["dedup_keys"]) == sorted(post["dedup_keys"])
+    # No name in it: a person's name is only kept as a digest.
+    assert "周大成".encode() not in data
+    for damaged in (data[:-1], data + b"\0", b"\2" + data[1:], b""):
+        with pytest.raises(ValueError):
+            from_card(damaged)

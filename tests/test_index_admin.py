@@ -78,6 +78,31 @@ def test_migrate_copies_every_document_and_swaps_the_alias(backlog):
     assert backlog.client.count(index=names.requests_version(2))["count"] == 41
 
 
+def test_migrate_gives_documents_written_before_dedup_cards_their_card(backlog):
+    import base64
+
+    from classify.dedup import from_card
+    from index.bulk import Spool, create_action, write
+    from index.documents import crawled_part
+
+    load(backlog.client, backlog.names, jsonl(post(1)))
+    older = crawled_part({**post(2), "dedup_keys": ["text:0123456789ab", "phone:abcdef012345"]})
+    write(backlog.client, [create_action(backlog.names.requests, older)], Spool(backlog.spool_dir))
+    backlog.refresh()
+    before = backlog.client.get(index=backlog.names.requests, id="fixture:1")["_source"]
+    result = admin.migrate(backlog.client, backlog.names, force=True)
+    backlog.refresh()
+    after = {
+        rid: backlog.client.get(index=result.new, id=rid)["_source"]
+        for rid in ("fixture:1", "fixture:2")
+    }
+    # A card already written is copied as it is; a missing one is made from the document.
+    assert after["fixture:1"]["dedup_card"] == before["dedup_card"]
+    card = from_card(base64.b64decode(after["fixture:2"]["dedup_card"]))
+    assert sorted(card["dedup_keys"]) == sorted(older["dedup_keys"])
+    assert card["_text_length"] == len(older["text"])
+
+
 def test_migrate_notices_an_older_mapping(backlog, monkeypatch):
     changed = {
         **REQUEST_MAPPING,

@@ -256,3 +256,50 @@ def test_a_key_on_many_backlog_posts_becomes_a_stop_word_and_duplicates_still_jo
     assert doc(backlog, 91)["cluster"] == doc(backlog, 0)["cluster"]
     assert doc(backlog, 0)["cluster_size"] == 2
     assert "lsh:0:common" not in doc(backlog, 91)["dedup_keys"]
+
+
+def test_candidates_are_read_from_their_dedup_card_or_without_one_from_their_source(backlog):
+    import base64
+
+    from classify.dedup import from_card
+    from index import clusters
+
+    spool = Spool(backlog.spool_dir)
+    write_posts(
+        backlog.client,
+        backlog.names,
+        [templated(1, "陈某某", "67", "发烧五天")],
+        spool,
+        same_episode,
+    )
+    first = doc(backlog, 1)
+    carded = from_card(base64.b64decode(first["dedup_card"]))
+    assert sorted(carded["dedup_keys"]) == sorted(first["dedup_keys"])
+    # A document written without a card (before cards existed) is read from its source.
+    older = crawled_part(templated(2, "刘某某", "80", "独居老人，发烧，没人照顾"))
+    write(backlog.client, [create_action(backlog.names.requests, older)], spool)
+    backlog.refresh()
+    assert doc(backlog, 2)["dedup_card"] is None
+    keys = sorted({*first["dedup_keys"], *older["dedup_keys"]})
+    found = {c["id"]: c for c in clusters._candidates(backlog.client, backlog.names, keys)}
+    assert set(found) == {"fixture:1", "fixture:2"}
+    assert found["fixture:1"]["_signature"] is not None and "text" not in found["fixture:1"]
+    assert found["fixture:2"]["text"] == older["text"]
+    # Post times come as Elasticsearch orders them, from the card's doc values or the source.
+    ten_beijing = 1_580_868_000_000  # 2020-02-05T10:00:00+08:00
+    assert found["fixture:1"]["posted_at"] == found["fixture:2"]["posted_at"] == ten_beijing
+    # Both kinds of candidate are found again by a repost.
+    for n, name, age, body in (
+        (3, "陈某某", "67", "发烧五天，求转发"),
+        (4, "刘某某", "80", "独居老人"),
+    ):
+        write_posts(
+            backlog.client,
+            backlog.names,
+            [templated(n, name, age, body, day=7)],
+            spool,
+            same_episode,
+        )
+    assert doc(backlog, 3)["cluster"] == first["cluster"]
+    assert doc(backlog, 4)["cluster"] == doc(backlog, 2)["cluster"]
+    assert doc(backlog, 2)["cluster_size"] == 2

@@ -130,6 +130,10 @@ def test_default_order_is_urgency_then_longest_waiting(stocked):
     result = run_search(stocked.client, stocked.names, Filters(), collapse=False)
     assert _ids(result)[:3] == ["fixture:3", "fixture:2", "fixture:4"]
     assert result.total == 5
+    # The writer's dedup card is not sent to readers, with personal data or without.
+    for personal in (True, False):
+        hits = run_search(stocked.client, stocked.names, Filters(), personal=personal).hits
+        assert hits and not any("dedup_card" in h for h in hits)
 
 
 def test_collapse_gives_one_row_per_cluster_ranked_by_its_most_urgent_member(stocked):
