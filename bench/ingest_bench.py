@@ -44,7 +44,7 @@ import orjson
 from elasticsearch import Elasticsearch, helpers
 
 from bench.generator import posts
-from classify.analyze import analyze_post
+from classify.analyze import analyze_post, analyze_posts
 from classify.dedup import remember_signature, same_episode, text_signature
 from index import admin
 from index.backlog import write_docs
@@ -80,6 +80,10 @@ class IngestFigures:
     #: CPU seconds of the writer process (dedup decisions, batch clustering, bulk encoding)
     writer_cpu: float = 0.0
     peak_worker_rss_mb: float = 0.0
+    #: CPU seconds of the Elasticsearch node(s) during the pipeline (all their work)
+    es_cpu: float = 0.0
+    #: documents Elasticsearch indexed into the backlog per post (creates and updates)
+    index_ops_per_post: float = 0.0
     #: [backlog size, posts/s over the last tenth of the run] pairs
     segments: list[list[float]] = field(default_factory=list)
 
@@ -109,11 +113,8 @@ def _warm() -> None:
 
 def _analyze_chunk(lines: list[bytes]) -> list[tuple[dict[str, Any], bytes]]:
     """Analyse input LINES; return each post with its signature, for the writer process."""
-    out = []
-    for line in lines:
-        post = analyze_post(orjson.loads(line))
-        out.append((post, text_signature(post["text"]).tobytes()))
-    return out
+    posts = analyze_posts(orjson.loads(line) for line in lines)
+    return [(post, text_signature(post["text"]).tobytes()) for post in posts]
 
 
 def analyzed(
@@ -127,7 +128,7 @@ def analyzed(
     With no workers, posts are analysed in this process.
     """
     if workers <= 0:
-        yield from (analyze_post(orjson.loads(line)) for line in lines)
+        yield from analyze_posts(orjson.loads(line) for line in lines)
         return
     lines_in = iter(lines)
     # Fork after the warm-up, so the workers share jieba's dictionary and the gazetteer.
@@ -205,6 +206,17 @@ def _raw_bulk(client: Elasticsearch, source: Names, target: str, spill: Path) ->
     return time.perf_counter() - began, count
 
 
+def _es_cpu(client: Elasticsearch) -> float:
+    """Return the CPU seconds the cluster's nodes have used since they started."""
+    nodes = client.nodes.stats(metric="process")["nodes"].values()
+    return sum(n["process"]["cpu"]["total_in_millis"] for n in nodes) / 1000
+
+
+def _index_ops(client: Elasticsearch, index: str) -> int:
+    stats = client.indices.stats(index=index, metric="indexing")
+    return int(stats["_all"]["primaries"]["indexing"]["index_total"])
+
+
 def run_size(
     client: Elasticsearch,
     size: int,
@@ -221,6 +233,7 @@ def run_size(
     source = generate(workdir / f"posts-{size}.jsonl", size, seed)
     _warm()  # load jieba and the gazetteer
     cpu = time.process_time()
+    es_cpu = _es_cpu(client)
     with source.open("rb") as lines:
         waited = _Timed(analyzed(lines, workers, ahead=max(2 * workers, -(-2 * batch // CHUNK))))
         segments = _Segments(_clustered(waited, batch), size, batch)
@@ -229,6 +242,8 @@ def run_size(
         client.indices.refresh(index=backlog.requests)
         pipeline = time.perf_counter() - began
         writer_cpu = time.process_time() - cpu
+        es_cpu = _es_cpu(client) - es_cpu
+        index_ops = _index_ops(client, backlog.requests)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     if report.spooled:
@@ -255,6 +270,8 @@ def run_size(
         writer_cpu=round(writer_cpu - (waited.seconds if workers <= 0 else 0.0), 1),
         peak_worker_rss_mb=round(children.ru_maxrss / 1024, 1),
         segments=segments.rows,
+        es_cpu=round(es_cpu, 1),
+        index_ops_per_post=round(index_ops / size, 3),
     )
 
 
@@ -262,15 +279,16 @@ def format_table(rows: list[IngestFigures]) -> str:
     """Return the figures as a Markdown table."""
     lines = [
         "| posts | pipeline posts/s | raw bulk docs/s | ratio | waiting for analysis s "
-        "| dedup+write s | analysis CPU s (workers) | writer CPU s | peak RSS MB "
-        "(writer / worker) | clusters |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| dedup+write s | analysis CPU s (workers) | writer CPU s | Elasticsearch CPU s "
+        "| writes/post | peak RSS MB (writer / worker) | clusters |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r.posts:,} | {r.pipeline_rate:,.0f} | {r.raw_rate:,.0f} | "
             f"{r.ratio:.2f} | {r.analyze_seconds:,.1f} | {r.write_seconds:,.1f} | "
-            f"{r.analyze_cpu:,.0f} ({r.workers}) | {r.writer_cpu:,.0f} | "
+            f"{r.analyze_cpu:,.0f} ({r.workers}) | {r.writer_cpu:,.0f} | {r.es_cpu:,.0f} | "
+            f"{r.index_ops_per_post:.2f} | "
             f"{r.peak_rss_mb:,.0f} / {r.peak_worker_rss_mb:,.0f} | {r.clusters:,} |"
         )
     return "\n".join(lines)

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from classify.analyze import TAXONOMY_KEYS, analyze_post, analyze_stream
+from classify.analyze import TAXONOMY_KEYS, analyze_post, analyze_posts, analyze_stream
 from classify.evaluate import score
 from classify.nlp import get_nlp
 from qiuzhu.commands.nlp import analyze_command, eval_command
@@ -49,6 +49,35 @@ def test_analyze_post_adds_the_taxonomy_fields():
 def test_analyze_post_rejects_bad_input(bad):
     with pytest.raises(InvalidInput):
         analyze_post(bad)
+
+
+def test_analyze_posts_gives_what_analyze_post_gives_and_frees_the_posts_words():
+    from classify import analyze
+    from classify.dedup import text_signature
+
+    posts = [
+        dict(
+            POST,
+            id=f"n{n}",
+            text=POST["text"].replace("孙一平", f"孙{n}号").replace("5678", f"{n:04d}"),
+        )
+        for n in range(analyze._CHUNK_POSTS + 7)  # two zones
+    ]
+    nlp = get_nlp()
+    assert list(analyze_posts(posts)) == [analyze_post(p) for p in posts]
+    # Each post's own words (its name, its number) left with their zone; dictionary
+    # words stay, so analysing the posts again adds nothing to the vocabulary.
+    assert not {"孙3号", "13912340003"} & {lex.text for lex in nlp.vocab}
+    kept = {lex.text for lex in nlp.vocab}
+    list(analyze_posts(posts))
+    assert {lex.text for lex in nlp.vocab} == kept
+    assert text_signature(posts[5]["text"]) is not None
+    # A bad post stops the stream after the posts before it.
+    out = []
+    with pytest.raises(InvalidInput):
+        for post in analyze_posts([POST, {"id": "no text"}, POST]):
+            out.append(post)
+    assert [p["id"] for p in out] == ["x1"]
 
 
 def test_analyze_stream_keeps_order_and_reports_bad_lines():
