@@ -345,8 +345,11 @@ def main(argv: list[str] | None = None) -> list[IngestFigures]:
             ],
             capture_output=True,
             text=True,
-            check=True,
         )
+        if done.returncode:
+            # The run's own error: its last lines (a traceback, Elasticsearch's answer).
+            print(done.stderr[-5000:], file=sys.stderr)
+            raise SystemExit(f"the {size:,}-post run failed (exit {done.returncode})")
         rows.append(IngestFigures(**json.loads(done.stdout.strip().splitlines()[-1])))
         print(format_table(rows[-1:]).splitlines()[-1], flush=True)
     print(format_table(rows))

@@ -322,14 +322,8 @@ _NAMED, _AGED, _TEXT_KEY, _PERSON_KEY, _NAME_KEY = 1, 2, 4, 8, 16
 _LSH = 5  # bytes of an LSH band's key
 
 
-def _hex(value: str, size: int) -> bytes | None:
-    """Return VALUE's bytes when it is SIZE bytes of lower-case hex, else None."""
-    if len(value) != 2 * size or value != value.lower():
-        return None
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        return None
+#: The keys `dedup_keys` makes, packed in binary in a card: kind, band, hex digest.
+_PACKABLE = re.compile(r"(lsh):(1[0-5]|[0-9]):([0-9a-f]{10})|(text|phone):()([0-9a-f]{12})")
 
 
 def card(post: dict[str, Any]) -> bytes:
@@ -345,30 +339,28 @@ def card(post: dict[str, Any]) -> bytes:
     bands: dict[int, bytes] = {}
     phones: list[bytes] = []
     other: list[bytes] = []
+    person_key, name_key = (f"person:{person}", f"name:{name}") if name else ("", "")
     for key in dict.fromkeys(post.get("dedup_keys") or []):
-        kind, _, rest = key.partition(":")
-        packed = None
-        if kind == "text" and not flags & _TEXT_KEY:
-            packed = _hex(rest, 6)
-            if packed is not None:
-                text, flags = packed, flags | _TEXT_KEY
-        elif kind == "lsh":
-            band, _, digest = rest.partition(":")
-            packed = _hex(digest, _LSH) if band.isdigit() and int(band) < BANDS else None
-            if packed is not None and int(band) not in bands:
-                bands[int(band)] = packed
+        found = _PACKABLE.fullmatch(key)
+        if found is None:
+            if key == person_key:
+                flags |= _PERSON_KEY
+            elif key == name_key:
+                flags |= _NAME_KEY
             else:
-                packed = None
-        elif kind == "phone" and len(phones) < 255:
-            packed = _hex(rest, 6)
-            if packed is not None:
-                phones.append(packed)
-        elif key == f"person:{person}" and name:
-            packed, flags = b"", flags | _PERSON_KEY
-        elif key == f"name:{name}" and name:
-            packed, flags = b"", flags | _NAME_KEY
-        if packed is None:
-            other.append(key.encode("utf-8")[:255])
+                other.append(key.encode("utf-8")[:255])
+        elif found[1]:
+            band = int(found[2])
+            if band in bands:
+                other.append(key.encode("utf-8"))
+            else:
+                bands[band] = bytes.fromhex(found[3])
+        elif found[4] == "phone" and len(phones) < 255:
+            phones.append(bytes.fromhex(found[6]))
+        elif found[4] == "text" and not flags & _TEXT_KEY:
+            text, flags = bytes.fromhex(found[6]), flags | _TEXT_KEY
+        else:
+            other.append(key.encode("utf-8"))
     head = _CARD_HEAD.pack(
         _CARD_VERSION,
         flags,
@@ -380,7 +372,7 @@ def card(post: dict[str, Any]) -> bytes:
         len(phones),
     )
     lsh = b"".join(bands[band] for band in sorted(bands))
-    sig = np.asarray(_cached_signature(post), dtype=np.uint32).astype("<u4").tobytes()
+    sig = np.asarray(_cached_signature(post), dtype="<u4").tobytes()
     extra = bytes([min(len(other), 255)]) + b"".join(bytes([len(k)]) + k for k in other[:255])
     return head + b"".join(phones) + lsh + sig + extra
 
