@@ -218,16 +218,26 @@ _remembered: dict[int, bytes] = {}
 
 
 def remember_signature(text: str, sig: np.ndarray) -> None:
-    """Keep SIG as the signature of TEXT for `text_signature`, in this process."""
+    """Keep SIG as the signature of TEXT for `text_signature`, in this process.
+
+    Raises:
+        ValueError: SIG is not a signature (NUM_PERM values).
+    """
+    value = np.asarray(sig, dtype=np.uint32)
+    if value.shape != (NUM_PERM,):
+        raise ValueError(f"a signature has {NUM_PERM} values, not {value.size}")
+    key = hash(text)
+    # Forgotten first, so a text met again counts as recent, not as when first met.
+    _remembered.pop(key, None)
     if len(_remembered) >= REMEMBERED_SIGNATURES:
         # pop: a writer's batch reader thread may be forgetting the same keys.
-        for key in list(islice(_remembered, REMEMBERED_SIGNATURES // 10)):
-            _remembered.pop(key, None)
-    _remembered[hash(text)] = np.asarray(sig, dtype=np.uint32).tobytes()
+        for old in list(islice(_remembered, REMEMBERED_SIGNATURES // 10)):
+            _remembered.pop(old, None)
+    _remembered[key] = value.tobytes()
 
 
 def text_signature(text: str) -> np.ndarray:
-    """Return the signature of TEXT, as the analysis computed it.
+    """Return the signature of TEXT (NUM_PERM uint32 values), as the analysis computed it.
 
     Remembered: the writer meets the same backlog posts as candidates batch after batch,
     and the analysis already computed the signature of every post it analysed
@@ -235,11 +245,12 @@ def text_signature(text: str) -> np.ndarray:
     """
     key = hash(text)
     known = _remembered.get(key)
-    if known is not None:
-        return np.frombuffer(known, dtype=np.uint32)
-    sig = signature(text)
-    remember_signature(text, sig)
-    return sig
+    if known is None:
+        remember_signature(text, signature(text))
+        known = _remembered.get(key)
+    if known is None:  # forgotten at once by another thread making room
+        return signature(text).astype(np.uint32)
+    return np.frombuffer(known, dtype=np.uint32)
 
 
 def _cached_signature(post: dict[str, Any]) -> np.ndarray:

@@ -297,3 +297,26 @@ def test_a_dedup_card_keeps_keys_of_any_form_and_refuses_a_damaged_card():
     for damaged in (data[:-1], data + b"\0", b"\2" + data[1:], b""):
         with pytest.raises(ValueError):
             from_card(damaged)
+
+
+def test_a_signature_is_the_same_dtype_remembered_or_not_and_a_text_met_again_is_recent(
+    monkeypatch,
+):
+    from classify import dedup
+
+    monkeypatch.setattr(dedup, "REMEMBERED_SIGNATURES", 10)
+    dedup._remembered.clear()
+    texts = [f"第{i}条求助，需要药品" for i in range(10)]
+    fresh = dedup.text_signature(texts[0])  # computed
+    again = dedup.text_signature(texts[0])  # remembered
+    # Its bytes are what worker processes send on: one size whichever way it came.
+    assert fresh.dtype == again.dtype == np.uint32
+    assert fresh.tobytes() == again.tobytes() and len(fresh.tobytes()) == 4 * dedup.NUM_PERM
+    for text in texts[1:]:
+        dedup.text_signature(text)
+    # The first text is met again (a repost): it is kept when room is made, others go.
+    dedup.remember_signature(texts[0], fresh)
+    dedup.text_signature("第十一条求助")
+    assert hash(texts[0]) in dedup._remembered and hash(texts[1]) not in dedup._remembered
+    with pytest.raises(ValueError):
+        dedup.remember_signature("x", np.zeros(2 * dedup.NUM_PERM))
