@@ -98,9 +98,10 @@ def ingest(
     Raises:
         SourcesLocked: another run holds a source's lock (nothing was done).
         Unavailable: Elasticsearch did not answer at the start (nothing was done).
-        ConfigError: the registry is wrong or names no such source.
+        ConfigError: the registry is wrong or names no such source, or the backlog needs
+            `qiuzhu index migrate` (nothing was done).
     """
-    from index.admin import ensure
+    from index.admin import ensure, require_current
     from index.client import make_client, require
     from index.mapping import names as make_names
 
@@ -116,6 +117,8 @@ def ingest(
     client = make_client(urls)
     require(client)
     ensure(client, names)
+    # Every write would be refused by the older strict mapping, and spooled: say so now.
+    require_current(client, names)
     _send_unsent(client, names)
     run_id = new_run_id()
     owner = Owner.current(run_id)

@@ -211,6 +211,21 @@ def test_two_runs_on_disjoint_sources_both_complete(backlog, demo_server, expect
     assert len(run_records(backlog.client, backlog.names)) == 2
 
 
+def test_a_run_on_a_backlog_with_an_older_mapping_writes_nothing_and_says_to_migrate(
+    backlog, demo_server, tmp_path
+):
+    index = backlog.names.requests_version(1)
+    backlog.client.indices.put_mapping(
+        index=index, meta={"qiuzhu_kind": "requests", "qiuzhu_mapping": "older"}
+    )
+    env = ingest_env(demo_server.url, tmp_path / "var")
+    code, text = run_ingest(env, tmp_path / "run.log", "--sources", SOURCES[0])
+    assert code == 2, text
+    assert "qiuzhu index migrate" in text and "Traceback" not in text
+    assert backlog.count() == 0
+    assert not list((tmp_path / "var").rglob("spool-*.jsonl"))  # nothing spooled either
+
+
 # --- runs stopped half-way ---------------------------------------------------------------
 
 
