@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import struct
 from functools import lru_cache
 from itertools import islice
 from typing import Any
@@ -253,7 +252,7 @@ def text_signature(text: str) -> np.ndarray:
     return np.frombuffer(known, dtype=np.uint32)
 
 
-def _cached_signature(post: dict[str, Any]) -> np.ndarray:
+def post_signature(post: dict[str, Any]) -> np.ndarray:
     """Return the post's signature, computed once and kept on the dict as `_signature`.
 
     A post meets many candidates in a batch; recomputing its signature for each was most
@@ -271,10 +270,10 @@ def episode_score(a: dict[str, Any], b: dict[str, Any]) -> float:
     return _decision(a, b)[0]
 
 
-def _person(post: dict[str, Any]) -> tuple[str, str, bool]:
+def person_facts(post: dict[str, Any]) -> tuple[str, str, bool]:
     """Return the post's name digest, name-and-age digest and whether it gives an age.
 
-    Digests, not the name itself: a backlog candidate brings only its card (`from_card`),
+    Digests, not the name itself: a backlog candidate brings only its card (`classify.cards`),
     and equal digests are equal names. Computed once and kept on the dict as `_person`.
     """
     facts = post.get("_person")
@@ -286,29 +285,30 @@ def _person(post: dict[str, Any]) -> tuple[str, str, bool]:
     return facts
 
 
-def _text_length(post: dict[str, Any]) -> int:
+def text_length(post: dict[str, Any]) -> int:
+    """Return the length of the post's text (a card's post has only the length)."""
     length = post.get("_text_length")
     return int(length) if length is not None else len(post.get("text") or "")
 
 
 def _decision(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, int]:
     """Return the episode score of A and B, and how many of them name a person."""
-    name_a, person_a, aged_a = _person(a)
-    name_b, person_b, aged_b = _person(b)
+    name_a, person_a, aged_a = person_facts(a)
+    name_b, person_b, aged_b = person_facts(b)
     same_name = bool(name_a) and name_a == name_b
     names = bool(name_a) + bool(name_b)
     if names == 2 and not same_name:
         return 0.0, names
     if same_name and aged_a and aged_b:
         return (1.0 if person_a == person_b else 0.0), names
-    text_sim = similarity(_cached_signature(a), _cached_signature(b))
+    text_sim = similarity(post_signature(a), post_signature(b))
     phones_a, phones_b = set(_phones(a)), set(_phones(b))
     phone = not same_name and bool(phones_a & phones_b)
     other_phones = (
         bool(phones_a)
         and bool(phones_b)
         and not phones_a & phones_b
-        and min(_text_length(a), _text_length(b)) < SHORT_TEXT
+        and min(text_length(a), text_length(b)) < SHORT_TEXT
     )
     return _score(same_name, names, False, False, text_sim, phone, other_phones), names
 
@@ -322,111 +322,3 @@ def same_episode(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def cluster_id(canonical_id: str) -> str:
     """Return the cluster id named after its canonical post."""
     return "c-" + short_digest(str(canonical_id))
-
-
-# A post's dedup card: what a duplicate decision and the blocking-key lookup read of a
-# backlog post, in one binary doc value, so candidates are fetched without their source.
-_CARD_VERSION = 1
-_CARD_HEAD = struct.Struct("<BBHI6s6s6sB")  # version, flags, LSH bands kept, text length,
-# name digest, name-and-age digest, text digest, phone keys kept
-_NAMED, _AGED, _TEXT_KEY, _PERSON_KEY, _NAME_KEY = 1, 2, 4, 8, 16
-_LSH = 5  # bytes of an LSH band's key
-
-
-#: The keys `dedup_keys` makes, packed in binary in a card: kind, band, hex digest.
-_PACKABLE = re.compile(r"(lsh):(1[0-5]|[0-9]):([0-9a-f]{10})|(text|phone):()([0-9a-f]{12})")
-
-
-def card(post: dict[str, Any]) -> bytes:
-    """Return the dedup card of analysed POST, whose `dedup_keys` are the keys it stores.
-
-    The card holds its signature, text length, person digests and stored keys: everything
-    `same_episode` and `index.clusters.assign` read of a candidate (see `from_card`).
-    Keys this module makes are packed in binary; any other key is kept as text.
-    """
-    name, person, aged = _person(post)
-    flags = (_NAMED if name else 0) | (_AGED if aged else 0)
-    text = bytes(6)
-    bands: dict[int, bytes] = {}
-    phones: list[bytes] = []
-    other: list[bytes] = []
-    person_key, name_key = (f"person:{person}", f"name:{name}") if name else ("", "")
-    for key in dict.fromkeys(post.get("dedup_keys") or []):
-        found = _PACKABLE.fullmatch(key)
-        if found is None:
-            if key == person_key:
-                flags |= _PERSON_KEY
-            elif key == name_key:
-                flags |= _NAME_KEY
-            else:
-                other.append(key.encode("utf-8")[:255])
-        elif found[1]:
-            band = int(found[2])
-            if band in bands:
-                other.append(key.encode("utf-8"))
-            else:
-                bands[band] = bytes.fromhex(found[3])
-        elif found[4] == "phone" and len(phones) < 255:
-            phones.append(bytes.fromhex(found[6]))
-        elif found[4] == "text" and not flags & _TEXT_KEY:
-            text, flags = bytes.fromhex(found[6]), flags | _TEXT_KEY
-        else:
-            other.append(key.encode("utf-8"))
-    head = _CARD_HEAD.pack(
-        _CARD_VERSION,
-        flags,
-        sum(1 << band for band in bands),
-        _text_length(post),
-        bytes.fromhex(name) if name else bytes(6),
-        bytes.fromhex(person) if name else bytes(6),
-        text,
-        len(phones),
-    )
-    lsh = b"".join(bands[band] for band in sorted(bands))
-    sig = np.asarray(_cached_signature(post), dtype="<u4").tobytes()
-    extra = bytes([min(len(other), 255)]) + b"".join(bytes([len(k)]) + k for k in other[:255])
-    return head + b"".join(phones) + lsh + sig + extra
-
-
-def from_card(data: bytes) -> dict[str, Any]:
-    """Return what the card DATA says of its post, as fields `same_episode` reads.
-
-    `dedup_keys` (the keys the post stores), `_signature`, `_text_length` and `_person`.
-
-    Raises:
-        ValueError: DATA is not a card this version reads.
-    """
-    if len(data) < _CARD_HEAD.size or data[0] != _CARD_VERSION:
-        raise ValueError("not a dedup card of this version")
-    _, flags, bands, length, name, person, text, phones = _CARD_HEAD.unpack_from(data)
-    at = _CARD_HEAD.size
-    end = at + 6 * phones + _LSH * bands.bit_count() + 4 * NUM_PERM
-    if len(data) <= end:
-        raise ValueError("a dedup card too short")
-    keys = [f"text:{text.hex()}"] if flags & _TEXT_KEY else []
-    for _ in range(phones):
-        keys.append(f"phone:{data[at : at + 6].hex()}")
-        at += 6
-    for band in range(BANDS):
-        if bands >> band & 1:
-            keys.append(f"lsh:{band}:{data[at : at + _LSH].hex()}")
-            at += _LSH
-    named = bool(flags & _NAMED)
-    if flags & _PERSON_KEY:
-        keys.append(f"person:{person.hex()}")
-    if flags & _NAME_KEY:
-        keys.append(f"name:{name.hex()}")
-    sig = np.frombuffer(data, dtype="<u4", count=NUM_PERM, offset=at).astype(np.uint32)
-    at = end + 1
-    for _ in range(data[end]):
-        size = data[at]
-        keys.append(data[at + 1 : at + 1 + size].decode("utf-8", "replace"))
-        at += 1 + size
-    if at != len(data):
-        raise ValueError("a dedup card of the wrong length")
-    return {
-        "dedup_keys": keys,
-        "_signature": sig,
-        "_text_length": length,
-        "_person": (name.hex(), person.hex(), bool(flags & _AGED)) if named else ("", "", False),
-    }

@@ -106,10 +106,10 @@ _CARD_FIELDS: list[dict[str, Any]] = [
 def _candidates(client: Elasticsearch, names: Names, keys: list[str]) -> list[dict[str, Any]]:
     """Return every backlog document sharing a key with KEYS, as a post `same_episode` reads.
 
-    Each is read from its dedup card (`classify.dedup.from_card`), with `id`, `cluster`
+    Each is read from its dedup card (`classify.cards.from_card`), with `id`, `cluster`
     and `posted_at` (epoch milliseconds); a document without a card, from its source.
     """
-    from classify.dedup import from_card  # the NLP stage's format; loaded by writers only
+    from classify.cards import from_card  # the NLP stage's format; loaded by writers only
 
     found: dict[str, dict[str, Any]] = {}
     uncarded: list[str] = []
@@ -183,7 +183,7 @@ def epoch_millis(value: str | None) -> int | None:
 
 def card_of(doc: dict[str, Any]) -> str:
     """Return the dedup card of backlog document DOC (its stored keys as they are now)."""
-    from classify.dedup import card
+    from classify.cards import card
 
     return base64.b64encode(card(as_post(doc))).decode("ascii")
 

@@ -91,7 +91,7 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     # segments need not rebuild an ordinal map of ~17 near-unique keys a post, which
     # was most of Elasticsearch's work past a few hundred thousand posts.
     "dedup_keys": {"type": "keyword", "doc_values": False},
-    # What a duplicate decision reads of a post (`classify.dedup.card`): candidates are
+    # What a duplicate decision reads of a post (`classify.cards.card`): candidates are
     # fetched from this doc value alone, without loading their source.
     "dedup_card": {"type": "binary", "doc_values": True},
     "cluster": KEYWORD,

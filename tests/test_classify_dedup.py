@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 
 from classify.analyze import analyze_post
+from classify.cards import card, from_card
 from classify.clusterer import Clusterer
 from classify.dedup import (
     OTHER_PHONES_SAME,
-    card,
     cluster_id,
     dedup_keys,
-    from_card,
     same_episode,
     signature,
     similarity,

@@ -81,7 +81,7 @@ def test_migrate_copies_every_document_and_swaps_the_alias(backlog):
 def test_migrate_gives_documents_written_before_dedup_cards_their_card(backlog):
     import base64
 
-    from classify.dedup import from_card
+    from classify.cards import from_card
     from index.bulk import Spool, create_action, write
     from index.documents import crawled_part
 

@@ -261,7 +261,7 @@ def test_a_key_on_many_backlog_posts_becomes_a_stop_word_and_duplicates_still_jo
 def test_candidates_are_read_from_their_dedup_card_or_without_one_from_their_source(backlog):
     import base64
 
-    from classify.dedup import from_card
+    from classify.cards import from_card
     from index import clusters
 
     spool = Spool(backlog.spool_dir)
