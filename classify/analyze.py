@@ -69,16 +69,7 @@ def analyze_post(post: dict[str, Any]) -> dict[str, Any]:
     Raises:
         InvalidInput: POST is not an object with an `id` and a `text` string.
     """
-    # Words seen only in this post (numbers, names) leave spaCy's vocabulary afterwards;
-    # its dictionary words stay, or every post would build their lexemes again.
-    nlp = get_nlp()
-    words: set[str] = set()
-    with nlp.memory_zone():
-        out, sig = _analyze(post, words)
-    keep_dictionary_words(nlp, words)
-    # The writer compares this post with its batch and the backlog: it will need this again.
-    remember_signature(out["text"], sig)
-    return out
+    return next(analyze_posts([post]))
 
 
 #: Posts `analyze_posts` analyses in one spaCy memory zone.
@@ -89,7 +80,9 @@ def analyze_posts(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Yield each of POSTS analysed, as `analyze_post` would, in a third less time.
 
     Posts share a memory zone _CHUNK_POSTS at a time: the words a zone makes serve every
-    post in it, instead of being made again and freed for each post.
+    post in it, instead of being made again and freed for each post. Words seen only in
+    its posts (numbers, names) leave spaCy's vocabulary with the zone; dictionary words
+    stay, or every zone would build their lexemes again.
 
     Raises:
         InvalidInput: a post is not an object with an `id` and a `text` string (the posts
@@ -109,6 +102,8 @@ def analyze_posts(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                 except InvalidInput as exc:
                     failed = exc
                     break
+                # The writer compares the post with its batch and the backlog: it will
+                # need this again.
                 remember_signature(out["text"], sig)
                 done.append(out)
         keep_dictionary_words(nlp, words)

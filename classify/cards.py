@@ -38,7 +38,7 @@ def card(post: dict[str, Any]) -> bytes:
     text = bytes(6)
     bands: dict[int, bytes] = {}
     phones: list[bytes] = []
-    other: list[bytes] = []
+    other: list[str] = []  # keys of other forms, kept as text
     person_key, name_key = (f"person:{person}", f"name:{name}") if name else ("", "")
     for key in dict.fromkeys(post.get("dedup_keys") or []):
         found = _PACKABLE.fullmatch(key)
@@ -48,11 +48,11 @@ def card(post: dict[str, Any]) -> bytes:
             elif key == name_key:
                 flags |= _NAME_KEY
             else:
-                other.append(key.encode("utf-8")[:255])
+                other.append(key)
         elif found[1]:
             band = int(found[2])
             if band in bands:
-                other.append(key.encode("utf-8"))
+                other.append(key)
             else:
                 bands[band] = bytes.fromhex(found[3])
         elif found[4] == "phone" and len(phones) < 255:
@@ -60,7 +60,7 @@ def card(post: dict[str, Any]) -> bytes:
         elif found[4] == "text" and not flags & _TEXT_KEY:
             text, flags = bytes.fromhex(found[6]), flags | _TEXT_KEY
         else:
-            other.append(key.encode("utf-8"))
+            other.append(key)
     head = _CARD_HEAD.pack(
         _CARD_VERSION,
         flags,
@@ -73,7 +73,8 @@ def card(post: dict[str, Any]) -> bytes:
     )
     lsh = b"".join(bands[band] for band in sorted(bands))
     sig = np.asarray(post_signature(post), dtype="<u4").tobytes()
-    extra = bytes([min(len(other), 255)]) + b"".join(bytes([len(k)]) + k for k in other[:255])
+    texts = [key.encode("utf-8")[:255] for key in other[:255]]
+    extra = bytes([len(texts)]) + b"".join(bytes([len(k)]) + k for k in texts)
     return head + b"".join(phones) + lsh + sig + extra
 
 

@@ -242,14 +242,12 @@ def text_signature(text: str) -> np.ndarray:
     and the analysis already computed the signature of every post it analysed
     (`classify.analyze.analyze_post` remembers it; worker processes send theirs along).
     """
-    key = hash(text)
-    known = _remembered.get(key)
-    if known is None:
-        remember_signature(text, signature(text))
-        known = _remembered.get(key)
-    if known is None:  # forgotten at once by another thread making room
-        return signature(text).astype(np.uint32)
-    return np.frombuffer(known, dtype=np.uint32)
+    known = _remembered.get(hash(text))
+    if known is not None:
+        return np.frombuffer(known, dtype=np.uint32)
+    sig = signature(text).astype(np.uint32)
+    remember_signature(text, sig)
+    return sig
 
 
 def post_signature(post: dict[str, Any]) -> np.ndarray:
@@ -279,8 +277,9 @@ def person_facts(post: dict[str, Any]) -> tuple[str, str, bool]:
     facts = post.get("_person")
     if facts is None:
         name, age = person_key(post)
-        facts = (short_digest(name), short_digest(name + "|" + age), bool(age)) if name else None
-        facts = facts or ("", "", False)
+        facts = ("", "", False)
+        if name:
+            facts = (short_digest(name), short_digest(name + "|" + age), bool(age))
         post["_person"] = facts
     return facts
 
