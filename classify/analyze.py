@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from classify.clusterer import Clusterer
+from classify.decide import as_fields, decide
 from classify.dedup import (
     cluster_id,
     dedup_keys,
@@ -19,6 +20,8 @@ from classify.dedup import (
     remember_signature,
     signature,
 )
+from classify.features import PostView
+from classify.model import Model, get_model
 from classify.needs import decide_kind, decide_needs, score_needs
 from classify.nlp import WORDS_KEY, get_nlp, keep_dictionary_words, normalise
 from classify.personal import mask_text, names_from_template, number_spans, scan_numbers
@@ -63,21 +66,31 @@ def _check(post: Any) -> str:
     return text
 
 
-def analyze_post(post: dict[str, Any]) -> dict[str, Any]:
+def analyze_post(post: dict[str, Any], model: Model | None = None) -> dict[str, Any]:
     """Return POST with the taxonomy fields and extras added (`cluster` is its own).
+
+    MODEL decides kind, needs and urgency (default: the process-wide one; see
+    `analyze_posts`).
 
     Raises:
         InvalidInput: POST is not an object with an `id` and a `text` string.
+        ModelError: the classifier's artefact is missing or does not fit.
     """
-    return next(analyze_posts([post]))
+    return next(analyze_posts([post], model))
 
 
 #: Posts `analyze_posts` analyses in one spaCy memory zone.
 _CHUNK_POSTS = 100
 
 
-def analyze_posts(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def analyze_posts(
+    posts: Iterable[dict[str, Any]], model: Model | _Rules | None = None
+) -> Iterator[dict[str, Any]]:
     """Yield each of POSTS analysed, as `analyze_post` would, in a third less time.
+
+    MODEL decides kind, needs and urgency: the trained model given, the process-wide one
+    (None: `classify.model.get_model`), or `RULES` for the cue rules alone (the baseline
+    that evaluation and benchmarks compare the model with).
 
     Posts share a memory zone _CHUNK_POSTS at a time: the words a zone makes serve every
     post in it, instead of being made again and freed for each post. Words seen only in
@@ -89,6 +102,7 @@ def analyze_posts(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             before it were yielded).
     """
     nlp = get_nlp()
+    decider = get_model() if model is None else model
     it = iter(posts)
     while chunk := list(islice(it, _CHUNK_POSTS)):
         done: list[dict[str, Any]] = []
@@ -98,7 +112,7 @@ def analyze_posts(posts: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         with nlp.memory_zone():
             for post in chunk:
                 try:
-                    out, sig = _analyze(post, words)
+                    out, sig = _analyze(post, decider, words)
                 except InvalidInput as exc:
                     failed = exc
                     break
@@ -119,29 +133,82 @@ def _segmented(text: str, starts: list[int]) -> str:
     return " ".join(word for word in words if not word.isspace())
 
 
-def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[str, Any], Any]:
+class _Rules:
+    """The cue rules alone deciding kind, needs and urgency (a baseline to measure against)."""
+
+    def __repr__(self) -> str:
+        return "RULES"
+
+
+#: Pass as `model` to decide by the cue rules alone.
+RULES = _Rules()
+
+
+def _rules_fields(view: PostView) -> dict[str, Any]:
+    kind, outcome = decide_kind(view.cues, templated=view.templated)
+    scores = score_needs(view.cues, kind)
+    needs = decide_needs(scores) if kind != "irrelevant" else []
+    urgency, urgency_cues = decide_urgency(view.cues, kind)
+    return {
+        "kind": kind,
+        "outcome": outcome,
+        "needs": needs,
+        "needs_scores": {need: scores.get(need, 0.0) for need in needs},
+        "needs_cues": {},
+        "urgency": urgency,
+        "urgency_cues": urgency_cues,
+    }
+
+
+def nlp_text(post: dict[str, Any]) -> str:
+    """Return what the NLP stage reads of POST: its title (when the text lacks it) and text."""
+    text = post.get("text") or ""
+    title = str(post.get("title") or "").strip()
+    return f"{title}\n{text}" if title and title not in text else text
+
+
+def view_of(doc: Any, post: dict[str, Any], norm: str = "") -> PostView:
+    """Return what the classifier reads of POST, analysed as DOC.
+
+    NORM is the post's text as duplicates compare it, when the caller has it and the
+    post has no title the text lacks (the classifier reads the title too).
+    """
+    ext = doc._
+    words = doc.user_data.get(WORDS_KEY)
+    if words is None:
+        words = [token.text for token in doc]
+    text = ext.text if ext.text is not None else doc.text
+    title = str(post.get("title") or "").strip()
+    if title and title not in (post.get("text") or ""):
+        norm = normalise_for_dedup(text)
+    return PostView(
+        text=text,
+        words=words,
+        cues=ext.cues or [],
+        templated=len(ext.template or {}) >= 3,
+        title=title,
+        norm=norm or normalise_for_dedup(text),
+    )
+
+
+def _analyze(
+    post: dict[str, Any], model: Model | _Rules | None = None, seen: set[str] | None = None
+) -> tuple[dict[str, Any], Any]:
     """Return the analysed POST and its MinHash signature; add its words to SEEN."""
     text = _check(post)
-    norm_text = normalise(text)
+    if model is None:
+        model = get_model()
+    norm_text = normalise(nlp_text(post))
     doc = get_nlp()(norm_text)
     ext = doc._
     fields: dict[str, str] = ext.template or {}
-    cues = ext.cues or []
-    kind, outcome = decide_kind(cues, templated=len(fields) >= 3)
-    scores = score_needs(cues, kind)
-    needs = decide_needs(scores) if kind != "irrelevant" else []
-    urgency, urgency_cues = decide_urgency(cues, kind)
+    norm = normalise_for_dedup(normalise(text))
+    view = view_of(doc, post, norm)
     out = dict(post)
-    out.update(
-        {
-            "kind": kind,
-            "outcome": outcome,
-            "needs": needs,
-            "needs_scores": {need: scores.get(need, 0.0) for need in needs},
-            "urgency": urgency,
-            "urgency_cues": urgency_cues,
-        }
-    )
+    if isinstance(model, _Rules):
+        out.update(_rules_fields(view))
+    else:
+        out.update(as_fields(decide(model, view)))
     out.update(ext.places)
     numbers = number_spans(text)
     phones, masked, id_numbers = scan_numbers(text, numbers)
@@ -161,7 +228,6 @@ def _analyze(post: dict[str, Any], seen: set[str] | None = None) -> tuple[dict[s
         if starts is None:
             starts = [token.idx for token in doc]
         out["text_seg"] = _segmented(ext.text if ext.text is not None else doc.text, starts)
-    norm = normalise_for_dedup(norm_text)
     sig = signature(text, norm)
     out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig, norm, phones)
     # Alone, a post is its own cluster; analyze_stream and the index merge clusters.
@@ -173,7 +239,7 @@ def _error(number: int, message: str) -> str:
     return _encode({"line": number, "error": message})
 
 
-def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
+def analyze_stream(lines: Iterable[str], model: Model | _Rules | None = None) -> Iterator[str]:
     """Yield one output JSON line per input line, clustering across the whole input.
 
     A line that is not a JSON object with `id` and `text` yields
@@ -183,10 +249,12 @@ def analyze_stream(lines: Iterable[str]) -> Iterator[str]:
     (a few hundred bytes a post) stays in memory.
     """
     with Clusterer() as clusterer:
-        yield from _analyze_all(lines, clusterer)
+        yield from _analyze_all(lines, clusterer, get_model() if model is None else model)
 
 
-def _analyze_all(lines: Iterable[str], clusterer: Clusterer) -> Iterator[str]:
+def _analyze_all(
+    lines: Iterable[str], clusterer: Clusterer, model: Model | _Rules
+) -> Iterator[str]:
     errors = 0
     nlp = get_nlp()
     zone: contextlib.ExitStack | None = None
@@ -208,7 +276,7 @@ def _analyze_all(lines: Iterable[str], clusterer: Clusterer) -> Iterator[str]:
                 continue
             try:
                 post = orjson.loads(line)
-                out, sig = _analyze(post, seen)
+                out, sig = _analyze(post, model, seen)
             except (ValueError, InvalidInput) as exc:
                 message = exc.message if isinstance(exc, InvalidInput) else f"not JSON: {exc}"
                 spool.write(_error(number, message) + "\n")

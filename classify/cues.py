@@ -58,6 +58,8 @@ class Patterns:
     #: Words that, right before a `tested` phrase, say no test was reported.
     tested_negations: tuple[str, ...]
     cancels: dict[str, tuple[str, ...]]
+    #: Critical cases made of signals that must all be in the post.
+    combos: dict[str, tuple[str, ...]]
     phrases: frozenset[str]
     labels: frozenset[str]
     #: No phrase holds a clause end, so cues can be found clause by clause.
@@ -102,11 +104,37 @@ def patterns() -> Patterns:
         for level, phrases in raw["urgency"].items():
             for phrase in phrases:
                 _add(table, phrase, f"urgency:{level}", STRONG)
+        combos: dict[str, tuple[str, ...]] = {}
+        for case, spec in raw["critical"].items():
+            if isinstance(spec, dict):
+                combos[case] = tuple(spec["all"])
+                continue
+            for phrase in spec:
+                _add(table, phrase, f"critical:{case}", STRONG)
+        for signal, phrases in raw["signals"].items():
+            for phrase in phrases:
+                _add(table, phrase, f"signal:{signal}", WEAK)
+        unknown = {s for parts in combos.values() for s in parts} - set(raw["signals"])
+        if unknown:
+            raise KeyError(f"critical cases name unknown signals: {', '.join(sorted(unknown))}")
         regexes = tuple(
             (re.compile(spec["pattern"]), spec["label"], spec) for spec in raw.get("regex", ())
         )
     except (KeyError, TypeError, re.error, yaml.YAMLError) as exc:
         raise ConfigError(f"classify/patterns/cues.yaml is malformed: {exc}") from exc
+    # A longer phrase hides the labels of the shorter ones inside it (leftmost-longest):
+    # 轻生的念头 is still a suicidal thought. Only critical cases carry over; a need inside
+    # an outcome (住院 in 已住院) must not.
+    critical = [
+        (p, label)
+        for p, labels in table.items()
+        for label, _ in labels
+        if label.startswith("critical:")
+    ]
+    for phrase, labels in table.items():
+        for inner, label in critical:
+            if inner != phrase and inner in phrase and all(lb != label for lb, _ in labels):
+                labels.append((label, STRONG))
     automaton = ahocorasick.Automaton()
     for phrase, labels in table.items():
         automaton.add_word(phrase, _entry(phrase, labels))
@@ -122,6 +150,7 @@ def patterns() -> Patterns:
         tested,
         tested_negations,
         cancels,
+        combos,
         frozenset(table),
         frozenset(names),
         clausal,
@@ -137,10 +166,11 @@ def _entry(phrase: str, labels: list[tuple[str, float]]) -> tuple[Any, ...]:
             weight,
             label.startswith("need:"),
             # 已经有了轻生的念头: a mental cue is not answered by having something.
-            label.startswith(("need:", "urgency:", "patient")) and label != "need:mental",
+            label.startswith(("need:", "urgency:", "critical:", "signal:", "patient"))
+            and label != "need:mental",
         )
         for label, weight in labels
-        if label not in ("negation", "symptom_negation", "ask")
+        if label not in ("negation", "symptom_negation")
     )
     flags = (
         "negation" in names,

@@ -8,12 +8,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from classify.analyze import analyze_stream
+from classify.analyze import RULES, analyze_stream
 from classify.needs import NEEDS
 from classify.urgency import LEVELS
 from qiuzhu.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from classify.corpus import Corpus
+    from classify.model import Model
 
 PLACE_LEVELS = ("district", "street", "community")
 
@@ -60,6 +64,7 @@ def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[s
     labelled = [i for i, g in enumerate(gold) if "kind" in g]
     counts: dict[str, list[int]] = {need: [0, 0, 0] for need in NEEDS}
     kind_ok = 0
+    kinds: dict[str, Counter[str]] = defaultdict(Counter)
     confusion: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
     places: dict[str, list[int]] = {level: [0, 0] for level in PLACE_LEVELS}
     unlocated = 0
@@ -71,6 +76,7 @@ def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[s
             counts[need][1] += need not in gold_needs and need in pred_needs
             counts[need][2] += need in gold_needs and need not in pred_needs
         kind_ok += g.get("kind") == p.get("kind")
+        kinds[str(g.get("kind"))][str(p.get("kind"))] += 1
         confusion[g.get("urgency", "normal")][p.get("urgency", "normal")] += 1
         for level in PLACE_LEVELS:
             if g.get(level):
@@ -90,6 +96,7 @@ def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[s
         if per_need
         else 0.0,
         "kind_accuracy": kind_ok / len(labelled) if labelled else 0.0,
+        "kind_confusion": {kind: dict(row) for kind, row in kinds.items()},
         "urgency_confusion": {level: dict(confusion[level]) for level in LEVELS},
         "critical_recall": critical_tp / sum(confusion["critical"].values())
         if confusion["critical"]
@@ -163,7 +170,9 @@ def merge_gold(files: Sequence[list[dict[str, Any]]], post_ids: list[str]) -> li
     return [merged.get(key, {"id": key}) for key in post_ids]
 
 
-def evaluate(gold_paths: Path | Sequence[Path], posts_path: Path, folds: int = 0) -> dict[str, Any]:
+def evaluate(
+    gold_paths: Path | Sequence[Path], posts_path: Path, folds: int = 0, rules: bool = False
+) -> dict[str, Any]:
     """Analyse the posts of POSTS_PATH and score them against the labels of GOLD_PATHS.
 
     Labels are matched to posts by id (see `merge_gold`), so several label files can be
@@ -173,7 +182,9 @@ def evaluate(gold_paths: Path | Sequence[Path], posts_path: Path, folds: int = 0
     """
     paths = [gold_paths] if isinstance(gold_paths, Path) else list(gold_paths)
     lines = posts_path.read_text(encoding="utf-8").splitlines()
-    predicted = [json.loads(line) for line in analyze_stream(lines) if line]
+    predicted = [
+        json.loads(line) for line in analyze_stream(lines, RULES if rules else None) if line
+    ]
     pred_ids = [str(p.get("id")) for p in predicted]
     if len(set(pred_ids)) != len(pred_ids):
         raise InvalidInput("the posts file lists an id twice: give every post its own id")
@@ -182,6 +193,25 @@ def evaluate(gold_paths: Path | Sequence[Path], posts_path: Path, folds: int = 0
     if folds > 1:
         result["folds"] = score_folds(gold, predicted, folds)
     return result
+
+
+def evaluate_corpus(
+    corpus: Corpus, split: str, model: Model | None = None, rules: bool = False
+) -> dict[str, Any]:
+    """Analyse the posts of CORPUS in SPLIT as `qiuzhu analyze` does and score them.
+
+    MODEL decides (default: the process-wide artefact), or the cue rules alone with RULES.
+    Duplicates are scored among the split's posts.
+    """
+    from classify.corpus import load_examples
+
+    examples = [e for e in load_examples(corpus) if e.split == split]
+    if not examples:
+        raise InvalidInput(f"corpus {corpus.name} has no labelled posts in its {split} split")
+    lines = [json.dumps(e.post, ensure_ascii=False) for e in examples]
+    decider = RULES if rules else model
+    predicted = [json.loads(line) for line in analyze_stream(lines, decider) if line]
+    return score([e.gold for e in examples], predicted)
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -195,7 +225,13 @@ def format_report(result: dict[str, Any]) -> str:
     out.append(
         f"needs micro-F1 {result['needs_micro_f1']:.3f}   macro-F1 {result['needs_macro_f1']:.3f}"
     )
-    out.append(f"kind accuracy {result['kind_accuracy']:.3f}")
+    out.append(f"kind accuracy {result['kind_accuracy']:.3f}  (rows gold, columns predicted)")
+    kinds = ("request", "offer", "update", "irrelevant")
+    out.append(f"{'':<12}" + "".join(f"{kind:>12}" for kind in kinds))
+    for kind in kinds:
+        row = result.get("kind_confusion", {}).get(kind, {})
+        if row:
+            out.append(f"{kind:<12}" + "".join(f"{row.get(p, 0):>12}" for p in kinds))
     out += ["", "urgency (rows gold, columns predicted)"]
     out.append(f"{'':<10}" + "".join(f"{level:>10}" for level in LEVELS))
     for level in LEVELS:
@@ -205,10 +241,11 @@ def format_report(result: dict[str, Any]) -> str:
         f"critical recall {result['critical_recall']:.3f}   "
         f"precision {result['critical_precision']:.3f}"
     )
-    out += ["", "place accuracy (posts whose gold level is filled)"]
-    for level, m in result["places"].items():
-        out.append(f"{level:<10}{m['accuracy']:>7.3f}  n={m['support']}")
-    out.append(f"unlocated share (no district) {result['unlocated_share']:.3f}")
+    if "places" in result:
+        out += ["", "place accuracy (posts whose gold level is filled)"]
+        for level, m in result["places"].items():
+            out.append(f"{level:<10}{m['accuracy']:>7.3f}  n={m['support']}")
+        out.append(f"unlocated share (no district) {result['unlocated_share']:.3f}")
     if "duplicates" in result:
         d = result["duplicates"]
         out += [

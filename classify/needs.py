@@ -19,6 +19,9 @@ NEEDS = (
     "special_care",
     "mental",
     "pets",
+    "rescue",
+    "shelter",
+    "volunteers",
     "other",
 )
 KINDS = ("request", "offer", "update", "irrelevant")

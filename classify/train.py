@@ -1,304 +1,372 @@
-"""Measure a small trained needs classifier against the rules, held out.
+"""`qiuzhu train`: build the classifier's artefact from the labelled corpora, reproducibly.
 
-Held out (train on one label file, choose the hybrid thresholds by cross-validation on
-it alone, test on the other):
-
-    python -m classify.train --train classify/training/weibo-2020-extra-labels.jsonl \\
-        --test ../shared/data/weibo-2020-dev-labels.jsonl \\
-        --posts ../shared/data/weibo-2020-dev.jsonl
-
-Cross-validated (5 folds fixed by a hash of the post id, `classify.evaluate.fold_of`):
-
-    python -m classify.train --gold LABELS.jsonl [--gold MORE.jsonl] --posts POSTS.jsonl
-
-The model is one logistic regression per need with enough positive examples, over hashed
-character bigrams and trigrams of the post (template labels, links and punctuation
-stripped, as for duplicates) plus the rule scores and decisions of every need. The hybrid
-keeps the rules' decision unless the model is confident: it adds a need at probability
->= add and drops one below drop. Trained on the 406 extra labels and tested on the 200
-dev labels (Nov 2026, final rules) it tied with the rules (macro-F1 0.822 both: the
-thresholds chosen on the training labels left every need's F1 unchanged); trained the
-other way it gained 0.002 macro (0.702 vs 0.700, testing 0.718 vs 0.702: a few posts),
-and with the earlier rules it lost (0.803 vs 0.811). A spaCy textcat_multilabel (bag of
-n-grams, adding needs only) lost too (0.801 vs 0.811). So no model ships and the rules
-alone decide; a need that wins on more labels would be stored as weights over hashed
-features only (no text).
-Nothing of the posts is printed.
+The protocol (classify/training/README.md): each corpus is split by time into train,
+validation and test (classify/splits.py; the split files are frozen data). Training
+fits on train, chooses the regularisation of each head and calibrates the per-need and
+urgency thresholds on validation, then refits on train and validation with those
+choices (validation is the later of the two, nearer the posts to come) and measures the
+result on test, once, by the same analysis `qiuzhu analyze` runs. Same inputs and seed
+give the same artefact bytes. Nothing of the posts is printed or stored.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
+import platform
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
-from classify.dedup import fmix64
-from classify.evaluate import fold_of, read_jsonl
-from classify.needs import NEEDS, decide_kind, decide_needs, score_needs
+from classify import features
+from classify.analyze import nlp_text, view_of
+from classify.calibrate import calibrate, score_decisions
+from classify.corpus import Config, Example, data_digest, load_examples, read_config
+from classify.critical import critical_cases
+from classify.decide import Decision, decide
+from classify.features import PostView
+from classify.model import OUTPUTS, Model, cues_digest, save
+from classify.needs import KINDS, NEEDS
 from classify.nlp import get_nlp, normalise
+from classify.urgency import LEVELS
+from qiuzhu.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-#: Hash buckets of the n-gram features (a power of two).
-BUCKETS = 1 << 12
-#: Features after the n-gram buckets: per need, the rule score and the rule decision.
-RULE_FEATURES = 2 * len(NEEDS)
+Progress = Callable[[str], None]
 
 
-def ngram_buckets(norm: str) -> np.ndarray:
-    """Return the distinct buckets of the character bigrams and trigrams of NORM."""
-    if len(norm) < 2:
-        return np.empty(0, dtype=np.int64)
-    codes = np.frombuffer(norm.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    bigrams = codes[:-1] << np.uint64(21) | codes[1:]
-    trigrams = codes[:-2] << np.uint64(42) | codes[1:-1] << np.uint64(21) | codes[2:]
-    # A high bit keeps bigrams and trigrams apart before mixing.
-    packed = np.concatenate([bigrams | np.uint64(1 << 63), trigrams])
-    return np.unique((fmix64(packed) % np.uint64(BUCKETS)).astype(np.int64))
+@dataclass
+class Data:
+    """Examples with their features (buckets, values) and gold targets."""
+
+    examples: list[Example]
+    feats: list[tuple[np.ndarray, np.ndarray]]
+    views: list[PostView]
+
+    def weights(self) -> np.ndarray:
+        """Return each post's training weight: 1/sqrt(its duplicate cluster's size).
+
+        A request reposted 80 times is one episode: it must not teach the model 80 times
+        as much as a request posted once.
+        """
+        sizes = Counter(
+            (e.corpus, str(e.gold.get("cluster") or e.post["id"])) for e in self.examples
+        )
+        return np.array(
+            [
+                e.weight / np.sqrt(sizes[(e.corpus, str(e.gold.get("cluster") or e.post["id"]))])
+                for e in self.examples
+            ]
+        )
 
 
-def features(norm: str, scores: dict[str, float], needs: list[str]) -> np.ndarray:
-    """Return the feature vector of one post (float32, BUCKETS + RULE_FEATURES)."""
-    row = np.zeros(BUCKETS + RULE_FEATURES, dtype=np.float32)
-    buckets = ngram_buckets(norm)
-    if len(buckets):
-        # Scaled so that long and short posts weigh alike.
-        row[buckets] = 1.0 / np.sqrt(len(buckets))
-    for i, need in enumerate(NEEDS):
-        row[BUCKETS + 2 * i] = min(scores.get(need, 0.0), 6.0) / 2.0
-        row[BUCKETS + 2 * i + 1] = 1.0 if need in needs else 0.0
-    return row
-
-
-FOLDS = 5
-# A need is trained only with this many positive posts in the training folds.
-_MIN_POSITIVES = 8
-_L2 = 1e-2
-_STEPS = 400
-_RATE = 2.0
-# Fixed, not tuned on the held-out folds (that would flatter the model).
-_THRESHOLD = 0.5
-
-
-def rule_view(text: str) -> tuple[str, dict[str, float], list[str]]:
-    """Return (dedup-normalised text, rule scores, rule needs) of one post."""
-    from classify.dedup import normalise_for_dedup
-
-    norm_text = normalise(text)
+def view_for(post: dict[str, Any]) -> PostView:
+    """Return what the classifier reads of POST, as analysis computes it."""
     nlp = get_nlp()
     with nlp.memory_zone():
-        doc = nlp(norm_text)
-        fields = doc._.template or {}
-        cues = doc._.cues or []
-        kind, _ = decide_kind(cues, templated=len(fields) >= 3)
-        scores = score_needs(cues, kind)
-        needs = decide_needs(scores) if kind != "irrelevant" else []
-    return normalise_for_dedup(norm_text), scores, needs
+        doc = nlp(normalise(nlp_text(post)))
+        view = view_of(doc, post)
+        words = list(view.words)
+    cases = critical_cases(view.cues)
+    return view._replace(words=words, critical=tuple(sorted({c for c, _ in cases})))
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return (weights, bias) of an L2 logistic regression, by full-batch gradient descent."""
-    weights = np.zeros(x.shape[1], dtype=np.float64)
-    bias = 0.0
-    # Positives are rare: weigh them up to balance the classes.
-    pos = max(float(y.sum()), 1.0)
-    sample = np.where(y > 0, len(y) / (2 * pos), len(y) / (2 * max(len(y) - pos, 1.0)))
-    for _ in range(_STEPS):
-        p = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
-        error = (p - y) * sample
-        weights -= _RATE * (x.T @ error / len(y) + _L2 * weights)
-        bias -= _RATE * float(error.mean())
-    return weights, bias
+def prepare(examples: list[Example], steps: Sequence[str]) -> Data:
+    """Return EXAMPLES with their views and features."""
+    views = [view_for(e.post) for e in examples]
+    feats = [features.featurize(v, steps) for v in views]
+    return Data(examples, feats, views)
 
 
-def _f1(gold: list[set[str]], pred: list[set[str]], need: str) -> float:
-    tp = sum(need in g and need in p for g, p in zip(gold, pred, strict=True))
-    fp = sum(need not in g and need in p for g, p in zip(gold, pred, strict=True))
-    fn = sum(need in g and need not in p for g, p in zip(gold, pred, strict=True))
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+def kept_buckets(feats: Sequence[tuple[np.ndarray, np.ndarray]], min_posts: int) -> np.ndarray:
+    """Return the buckets that at least MIN_POSTS posts have, sorted.
 
-
-def _micro_macro(gold: list[set[str]], pred: list[set[str]]) -> tuple[float, float]:
-    present = [n for n in NEEDS if any(n in g for g in gold)]
-    tp = sum(len(g & p) for g, p in zip(gold, pred, strict=True))
-    fp = sum(len(p - g) for g, p in zip(gold, pred, strict=True))
-    fn = sum(len(g - p) for g, p in zip(gold, pred, strict=True))
-    micro = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return micro, sum(_f1(gold, pred, n) for n in present) / len(present)
-
-
-def cross_validate(x: np.ndarray, gold: list[set[str]], folds: np.ndarray) -> dict[str, np.ndarray]:
-    """Return the held-out probabilities of each need with enough positive examples."""
-    probs: dict[str, np.ndarray] = {}
-    for need in NEEDS:
-        y = np.array([need in g for g in gold], dtype=np.float64)
-        out = np.full(len(y), np.nan)
-        for fold in range(FOLDS):
-            train, test = folds != fold, folds == fold
-            if y[train].sum() < _MIN_POSITIVES:
-                break
-            weights, bias = fit(x[train], y[train])
-            out[test] = 1.0 / (1.0 + np.exp(-(x[test] @ weights + bias)))
-        else:
-            probs[need] = out
-    return probs
-
-
-def combine(rules: list[str], chosen: dict[str, bool]) -> set[str]:
-    """Return the needs of one post with the model deciding the needs in CHOSEN."""
-    out = {n for n in rules if n not in chosen} | {n for n, on in chosen.items() if on}
-    if rules == ["other"] and len(out) > 1:
-        out.discard("other")
-    return out or {"other"}
-
-
-#: Hybrid thresholds tried on the training labels: the model adds a need the rules missed
-#: when its probability is at least ADD, and drops one the rules found when it is below
-#: DROP. (inf, -inf) is the rules alone.
-_ADD = (0.6, 0.7, 0.8, 0.9, float("inf"))
-_DROP = (0.4, 0.3, 0.2, 0.1, float("-inf"))
-
-
-def hybrid(rule: bool, prob: float, add: float, drop: float) -> bool:
-    """Return whether a need is kept: the rules decide unless the model is confident."""
-    return prob >= add if not rule else prob >= drop
-
-
-def _need_f1(gold: np.ndarray, pred: np.ndarray) -> float:
-    tp = float((gold & pred).sum())
-    wrong = float((gold != pred).sum())
-    return 2 * tp / (2 * tp + wrong) if tp else 0.0
-
-
-def choose_thresholds(
-    x: np.ndarray, y: np.ndarray, rule: np.ndarray, folds: np.ndarray
-) -> tuple[float, float]:
-    """Return the (add, drop) thresholds with the best cross-validated F1 on these labels.
-
-    Only the training labels are used; ties keep the rules alone (the last pair tried).
+    Rarer buckets (names, numbers, one post's wording) are dropped: they teach nothing
+    that generalises, and the artefact must not carry what identifies one post.
     """
-    probs = np.full(len(y), np.nan)
-    for fold in range(FOLDS):
-        train, test = folds != fold, folds == fold
-        weights, bias = fit(x[train], y[train])
-        probs[test] = 1.0 / (1.0 + np.exp(-(x[test] @ weights + bias)))
-    gold = y > 0
-    best = (_need_f1(gold, rule), float("inf"), float("-inf"))
-    for add in _ADD:
-        for drop in _DROP:
-            pred = np.where(rule, probs >= drop, probs >= add)
-            score = _need_f1(gold, pred)
-            if score > best[0] + 1e-9:
-                best = (score, add, drop)
-    return best[1], best[2]
+    counts = np.zeros(features.BUCKETS, dtype=np.int32)
+    for buckets, _ in feats:
+        counts[buckets] += 1
+    return np.flatnonzero(counts >= min_posts).astype(np.int64)
 
 
-def full_labels(paths: list[Path]) -> dict[str, dict[str, Any]]:
-    """Return the fully labelled objects of PATHS by id (the first file wins)."""
-    out: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for row in read_jsonl(path):
-            if "kind" in row:
-                out.setdefault(str(row["id"]), row)
+def matrix(feats: Sequence[tuple[np.ndarray, np.ndarray]], kept: np.ndarray) -> sparse.csr_matrix:
+    """Return the posts' features over the KEPT buckets as a CSR matrix."""
+    column = np.full(features.BUCKETS, -1, dtype=np.int64)
+    column[kept] = np.arange(len(kept))
+    rows, cols, vals = [], [], []
+    for number, (buckets, values) in enumerate(feats):
+        where = column[buckets]
+        mask = where >= 0
+        cols.append(where[mask])
+        vals.append(values[mask])
+        rows.append(np.full(int(mask.sum()), number, dtype=np.int64))
+    return sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(feats), len(kept)),
+        dtype=np.float64,
+    )
+
+
+def _heads(data: Data) -> dict[str, Any]:
+    """Return the gold targets of each head and the posts each head learns from."""
+    gold = [e.gold for e in data.examples]
+    about = np.array([g["kind"] != "irrelevant" for g in gold])
+    urgent = np.array([g["kind"] in ("request", "update") for g in gold])
+    return {
+        "needs": (about, np.array([[n in g.get("needs", []) for n in NEEDS] for g in gold])),
+        "kind": (np.ones(len(gold), dtype=bool), np.array([KINDS.index(g["kind"]) for g in gold])),
+        "urgency": (urgent, np.array([LEVELS.index(g.get("urgency", "normal")) for g in gold])),
+    }
+
+
+class LinearHeads:
+    """The estimator: logistic regressions per need, and softmax heads for kind and urgency.
+
+    `fit(x, data)` learns every head; `predict_proba(x)` returns the outputs' scores
+    before the link function, in OUTPUTS order, as the artefact stores them.
+    """
+
+    def __init__(self, c: dict[str, float], seed: int, balanced: Sequence[str] = ()) -> None:
+        self.c = c
+        self.seed = seed
+        #: Heads whose classes are weighed by their inverse frequency.
+        self.balanced = tuple(balanced)
+        self.coef: np.ndarray | None = None
+        self.intercept: np.ndarray | None = None
+
+    def fit(self, x: sparse.csr_matrix, data: Data) -> LinearHeads:
+        from sklearn.linear_model import LogisticRegression
+
+        heads = _heads(data)
+        weight = data.weights()
+        coef = np.zeros((len(OUTPUTS), x.shape[1]))
+        intercept = np.zeros(len(OUTPUTS))
+        rows, y = heads["needs"]
+        for i, _need in enumerate(NEEDS):
+            target = y[rows, i]
+            if target.sum() == 0:
+                intercept[i] = -8.0
+                continue
+            fitted = LogisticRegression(
+                C=self.c["needs"],
+                solver="liblinear",
+                random_state=self.seed,
+                max_iter=1000,
+                class_weight="balanced" if "needs" in self.balanced else None,
+            ).fit(x[rows], target, sample_weight=weight[rows])
+            coef[i], intercept[i] = fitted.coef_[0], fitted.intercept_[0]
+        offset = len(NEEDS)
+        for head, labels in (("kind", KINDS), ("urgency", LEVELS)):
+            rows, y = heads[head]
+            fitted = LogisticRegression(
+                C=self.c[head],
+                solver="lbfgs",
+                max_iter=5000,
+                random_state=self.seed,
+                class_weight="balanced" if head in self.balanced else None,
+            ).fit(x[rows], y[rows], sample_weight=weight[rows])
+            classes = list(fitted.classes_)
+            for j in range(len(labels)):
+                if j in classes:
+                    coef[offset + j] = fitted.coef_[classes.index(j)]
+                    intercept[offset + j] = fitted.intercept_[classes.index(j)]
+                else:
+                    intercept[offset + j] = -8.0
+            offset += len(labels)
+        self.coef, self.intercept = coef, intercept
+        return self
+
+    def predict_proba(self, x: sparse.csr_matrix) -> np.ndarray:
+        assert self.coef is not None and self.intercept is not None
+        return np.asarray(x @ self.coef.T) + self.intercept
+
+    def to_model(
+        self, kept: np.ndarray, thresholds: dict[str, float], meta: dict[str, Any]
+    ) -> Model:
+        assert self.coef is not None and self.intercept is not None
+        return Model(
+            rows=kept.astype(np.uint32),
+            weights=self.coef.T.astype(np.float32),
+            bias=self.intercept.astype(np.float32),
+            thresholds=thresholds,
+            meta=meta,
+        )
+
+
+def decisions(model: Model, data: Data) -> list[Decision]:
+    """Return MODEL's decisions on DATA, by the same decision rules analysis uses."""
+    return [decide(model, view) for view in data.views]
+
+
+def _split(data: Data, names: Sequence[str]) -> Data:
+    keep = [i for i, e in enumerate(data.examples) if e.split in names]
+    return Data(
+        [data.examples[i] for i in keep],
+        [data.feats[i] for i in keep],
+        [data.views[i] for i in keep],
+    )
+
+
+def _balanced(config: Config) -> list[str]:
+    return config.training.get("balanced", "").split()
+
+
+def _grid(config: Config, key: str) -> list[float]:
+    return [float(v) for v in config.get(key).split()]
+
+
+def choose_c(
+    config: Config, train: Data, validation: Data, seed: int, kept: np.ndarray, say: Progress
+) -> dict[str, float]:
+    """Return the regularisation of each head that does best on VALIDATION."""
+    x_train = matrix(train.feats, kept)
+    best: dict[str, tuple[float, float]] = {}
+    for c in _grid(config, "c"):
+        heads = LinearHeads({"needs": c, "kind": c, "urgency": c}, seed, _balanced(config)).fit(
+            x_train, train
+        )
+        model = heads.to_model(kept, {}, {"steps": list(config.get("steps").split())})
+        thresholds = calibrate(model, validation)
+        model.thresholds = thresholds
+        figures = score_decisions(validation, decisions(model, validation))
+        scores = {
+            "needs": (figures["needs_micro_f1"] + figures["needs_macro_f1"]) / 2,
+            "kind": figures["kind_accuracy"],
+            "urgency": figures["urgency_macro_f1"],
+        }
+        say(
+            f"  C={c:<6} needs micro {figures['needs_micro_f1']:.3f} macro "
+            f"{figures['needs_macro_f1']:.3f}  kind {figures['kind_accuracy']:.3f}  urgency "
+            f"macro-F1 {figures['urgency_macro_f1']:.3f}  critical R "
+            f"{figures['critical_recall']:.3f} P {figures['critical_precision']:.3f}"
+        )
+        for head, value in scores.items():
+            if head not in best or value > best[head][0] + 1e-9:
+                best[head] = (value, c)
+    return {head: c for head, (_, c) in best.items()}
+
+
+def train(
+    config_path: Path | None = None,
+    output: Path | None = None,
+    validate_only: bool = False,
+    extra: Sequence[Example] = (),
+    say: Progress = print,
+) -> dict[str, Any]:
+    """Train, calibrate and measure the classifier; write the artefact unless VALIDATE_ONLY.
+
+    EXTRA examples (dispatchers' corrections) join the train split. Returns the report:
+    the choices made, validation figures of the train-only fit, and (unless
+    VALIDATE_ONLY) the test figures per corpus of the artefact written.
+
+    Raises:
+        InvalidInput: the config or a corpus it names cannot be read.
+    """
+    config = read_config(config_path) if config_path else read_config()
+    seed = int(config.get("seed"))
+    steps = config.get("steps").split()
+    min_posts = int(config.get("min_posts"))
+    examples = [e for corpus in config.corpora for e in load_examples(corpus)]
+    examples.extend(extra)
+    say(f"{len(examples)} labelled posts in {len(config.corpora)} corpora; steps {' '.join(steps)}")
+    data = prepare(examples, steps)
+    train_data = _split(data, ("train",))
+    validation = _split(data, ("validation",))
+    if not train_data.examples or not validation.examples:
+        raise InvalidInput("training needs posts in both the train and the validation split")
+    kept = kept_buckets(train_data.feats, min_posts)
+    sizes = f"train {len(train_data.examples)}, validation {len(validation.examples)}"
+    say(f"{sizes}; {len(kept)} features")
+    c = choose_c(config, train_data, validation, seed, kept, say)
+    heads = LinearHeads(c, seed, _balanced(config)).fit(matrix(train_data.feats, kept), train_data)
+    model = heads.to_model(kept, {}, {"steps": steps})
+    thresholds = calibrate(model, validation)
+    model.thresholds = thresholds
+    report: dict[str, Any] = {
+        "c": c,
+        "thresholds": thresholds,
+        "validation": by_corpus(validation, decisions(model, validation)),
+    }
+    if validate_only:
+        return report
+    both = _split(data, ("train", "validation"))
+    kept = kept_buckets(both.feats, min_posts)
+    heads = LinearHeads(c, seed, _balanced(config)).fit(matrix(both.feats, kept), both)
+    import scipy
+    import sklearn
+
+    meta = {
+        "steps": steps,
+        "seed": seed,
+        "c": c,
+        "balanced": _balanced(config),
+        "min_posts": min_posts,
+        "cues_digest": cues_digest(),
+        "data_digest": data_digest(config),
+        "repo_digest": data_digest(config, outside=False),
+        "corpora": {
+            corpus.name: {
+                split: sum(1 for e in examples if e.corpus == corpus.name and e.split == split)
+                for split in ("train", "validation", "test")
+            }
+            for corpus in config.corpora
+        },
+        "corrections": len(extra),
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+    }
+    final = heads.to_model(kept, thresholds, meta)
+    from classify.evaluate import evaluate_corpus
+
+    report["test"] = {
+        corpus.name: evaluate_corpus(corpus, "test", final) for corpus in config.corpora
+    }
+    final.meta["test"] = {name: summary(result) for name, result in report["test"].items()}
+    target = output or Path(config.get("artefact"))
+    if not target.is_absolute():
+        from qiuzhu import settings
+
+        target = settings.ROOT / target
+    report["sha256"] = save(final, target)
+    report["artefact"] = str(target)
+    return report
+
+
+def by_corpus(data: Data, made: list[Decision]) -> dict[str, dict[str, Any]]:
+    """Return the figures of MADE against DATA's labels, per corpus and for all."""
+    out = {"all": score_decisions(data, made)}
+    for name in dict.fromkeys(e.corpus for e in data.examples):
+        keep = [i for i, e in enumerate(data.examples) if e.corpus == name]
+        part = Data(
+            [data.examples[i] for i in keep],
+            [data.feats[i] for i in keep],
+            [data.views[i] for i in keep],
+        )
+        out[name] = score_decisions(part, [made[i] for i in keep])
     return out
 
 
-def held_out(train_paths: list[Path], test_paths: list[Path], posts: Path) -> None:
-    """Train on TRAIN_PATHS, choose hybrid thresholds there, and print figures on TEST_PATHS."""
-    texts = {str(p["id"]): p.get("text") or "" for p in read_jsonl(posts)}
-    train_rows = full_labels(train_paths)
-    test_rows = {k: v for k, v in full_labels(test_paths).items() if k not in train_rows}
-    train_ids, test_ids = list(train_rows), list(test_rows)
-    views = {key: rule_view(texts[key]) for key in train_ids + test_ids}
-    x_train = np.stack([features(*views[k]) for k in train_ids]).astype(np.float64)
-    x_test = np.stack([features(*views[k]) for k in test_ids]).astype(np.float64)
-    gold_train = [set(train_rows[k].get("needs") or []) for k in train_ids]
-    gold_test = [set(test_rows[k].get("needs") or []) for k in test_ids]
-    rules_train = [views[k][2] for k in train_ids]
-    rules_test = [views[k][2] for k in test_ids]
-    folds = np.array([fold_of(k, FOLDS) for k in train_ids])
-    print(f"train {len(train_ids)} posts, test {len(test_ids)} posts (held out)")
-    print(f"{'need':<14}{'train n':>8}{'test n':>7}{'rules':>8}{'hybrid':>8}  add/drop")
-    decided: dict[str, np.ndarray] = {}
-    for need in NEEDS:
-        y = np.array([need in g for g in gold_train], dtype=np.float64)
-        n_test = sum(need in g for g in gold_test)
-        rule_f1 = _f1(gold_test, [set(r) for r in rules_test], need)
-        if y.sum() < _MIN_POSITIVES:
-            if n_test:
-                print(f"{need:<14}{int(y.sum()):>8}{n_test:>7}{rule_f1:>8.3f}{'-':>8}")
-            continue
-        rule_train = np.array([need in r for r in rules_train])
-        add, drop = choose_thresholds(x_train, y, rule_train, folds)
-        weights, bias = fit(x_train, y)
-        prob = 1.0 / (1.0 + np.exp(-(x_test @ weights + bias)))
-        rule_test = np.array([need in r for r in rules_test])
-        decided[need] = np.where(rule_test, prob >= drop, prob >= add)
-        pred = [combine(r, {need: bool(d)}) for r, d in zip(rules_test, decided[need], strict=True)]
-        model_f1 = _f1(gold_test, pred, need)
-        row = f"{need:<14}{int(y.sum()):>8}{n_test:>7}{rule_f1:>8.3f}{model_f1:>8.3f}"
-        print(f"{row}  {add}/{drop}")
-    combined = [
-        combine(r, {n: bool(d[i]) for n, d in decided.items()}) for i, r in enumerate(rules_test)
-    ]
-    for name, pred in (("rules alone", [set(r) for r in rules_test]), ("hybrid", combined)):
-        micro, macro = _micro_macro(gold_test, pred)
-        print(f"held-out {name:<12} micro-F1 {micro:.3f}  macro-F1 {macro:.3f}")
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Print held-out figures of the rules and of the rules with a trained model."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--gold", type=Path, action="append", help="Labels (JSONL) to cross-validate on."
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Return the headline figures of an evaluation result (what the artefact carries)."""
+    keys = (
+        "labelled",
+        "needs_micro_f1",
+        "needs_macro_f1",
+        "kind_accuracy",
+        "critical_recall",
+        "critical_precision",
     )
-    parser.add_argument("--train", type=Path, action="append", help="Labels to train on.")
-    parser.add_argument("--test", type=Path, action="append", help="Labels to test on.")
-    parser.add_argument("--posts", type=Path, required=True, help="Posts (JSONL) of the ids.")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    if args.train and args.test:
-        held_out(args.train, args.test, args.posts)
-        return
-    if not args.gold:
-        parser.error("give --gold (cross-validation) or --train and --test (held out)")
-    texts = {str(p["id"]): p.get("text") or "" for p in read_jsonl(args.posts)}
-    rows = full_labels(args.gold)
-    labelled = list(rows.values())
-    gold = [set(g.get("needs") or []) for g in labelled]
-    views = [rule_view(texts[str(g["id"])]) for g in labelled]
-    rules = [needs for _, _, needs in views]
-    x = np.stack([features(*view) for view in views]).astype(np.float64)
-    folds = np.array([fold_of(g["id"], FOLDS) for g in labelled])
-    probs = cross_validate(x, gold, folds)
-    rule_sets = [set(r) for r in rules]
-    print(f"{len(labelled)} labelled posts, {FOLDS} folds by id hash; held-out F1 per need")
-    print(f"{'need':<14}{'n':>4}{'rules':>8}{'model':>8}  threshold")
-    kept: dict[str, float] = {}
-    for need in NEEDS:
-        n = sum(need in g for g in gold)
-        rule_f1 = _f1(gold, rule_sets, need)
-        if need not in probs:
-            print(f"{need:<14}{n:>4}{rule_f1:>8.3f}{'-':>8}  (too few examples)")
-            continue
-        pred = [
-            combine(r, {need: p >= _THRESHOLD}) for r, p in zip(rules, probs[need], strict=True)
-        ]
-        model_f1 = _f1(gold, pred, need)
-        print(f"{need:<14}{n:>4}{rule_f1:>8.3f}{model_f1:>8.3f}  {_THRESHOLD}")
-        if model_f1 > rule_f1:
-            kept[need] = _THRESHOLD
-    combined = [
-        combine(r, {n: probs[n][i] >= t for n, t in kept.items()}) for i, r in enumerate(rules)
-    ]
-    for name, pred in (("rules alone", rule_sets), ("rules + model", combined)):
-        micro, macro = _micro_macro(gold, pred)
-        print(f"held-out {name:<14} micro-F1 {micro:.3f}  macro-F1 {macro:.3f}")
-    print("needs where the model wins held out:", ", ".join(kept) or "none (rules alone decide)")
-
-
-if __name__ == "__main__":
-    main()
+    out = {k: round(result[k], 4) if isinstance(result[k], float) else result[k] for k in keys}
+    out["district_accuracy"] = round(result["places"]["district"]["accuracy"], 4)
+    out["needs_f1"] = {n: round(m["f1"], 4) for n, m in result["needs"].items()}
+    return out

@@ -41,6 +41,10 @@ def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw).expanduser() if raw.strip() else None
+
+
 def _interval(raw: str) -> str:
     value = raw.strip()
     if not re.fullmatch(r"[1-9][0-9]*(ms|s|m)", value):
@@ -235,6 +239,22 @@ SETTINGS += (
         "Comma-separated province codes whose streets and "
         "communities the place index holds (42 is Hubei); provinces, cities and districts "
         "are indexed nationwide.",
+    ),
+    # The trained classifier (classify/model.py, classify/train.py)
+    Setting(
+        "MODEL_PATH",
+        "",
+        "Classifier artefact (`qiuzhu train` writes one) that analysis loads; empty: the one "
+        "that ships, classify/model/qiuzhu-model.zip.",
+        _optional_path,
+    ),
+    Setting(
+        "TRAINING_POSTS_DIR",
+        str(ROOT.parent / "shared" / "data"),
+        "Folder of the real posts that the labels in classify/training/ describe (outside "
+        "the repository: they are never part of it); `qiuzhu train` and `qiuzhu eval` read "
+        "them.",
+        _path,
     ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,8 +1,8 @@
-"""Coverage of every need by invented phrasing, free and inside the help template."""
+"""Coverage of every need by the cue rules, invented phrasing, free and inside the template."""
 
 import pytest
 
-from classify.analyze import analyze_post
+from classify.analyze import RULES, analyze_post
 from classify.template import blank_labels
 
 # An invented template, as people fill it in; the description is appended.
@@ -34,20 +34,20 @@ PHRASES = [
 @pytest.mark.parametrize(("phrase", "need"), PHRASES)
 def test_need_found_in_free_and_templated_posts(phrase, need, templated):
     text = TEMPLATE + phrase if templated else phrase
-    assert need in analyze_post({"id": "t", "text": text})["needs"]
+    assert need in analyze_post({"id": "t", "text": text}, RULES)["needs"]
 
 
 @pytest.mark.parametrize(
     ("phrase", "need"), [(p, n) for p, n in PHRASES if n in ("food", "pets", "mental")]
 )
 def test_template_labels_imply_no_patient(phrase, need):
-    out = analyze_post({"id": "t", "text": TEMPLATE + phrase})
+    out = analyze_post({"id": "t", "text": TEMPLATE + phrase}, RULES)
     assert out["needs"] == [need]
     assert out["urgency"] == "normal"
 
 
 def test_template_with_symptoms_still_needs_a_bed():
-    out = analyze_post({"id": "t", "text": TEMPLATE + "发烧五天，咳嗽，胸闷"})
+    out = analyze_post({"id": "t", "text": TEMPLATE + "发烧五天，咳嗽，胸闷"}, RULES)
     assert out["needs"][0] == "bed"
     assert out["urgency"] == "high"
 

@@ -1,12 +1,17 @@
-"""Tests of kind, needs and urgency decisions, on invented posts."""
+"""Tests of the cue rules' kind, needs and urgency decisions, on invented posts.
+
+The rules are the trained model's features, its evidence for dispatchers and the baseline
+`qiuzhu eval --rules` measures it against; the model itself is tested in
+test_classify_model.py.
+"""
 
 import pytest
 
-from classify.analyze import analyze_post
+from classify.analyze import RULES, analyze_post
 
 
 def _analyse(text):
-    return analyze_post({"id": "t", "text": text})
+    return analyze_post({"id": "t", "text": text}, RULES)
 
 
 @pytest.mark.parametrize(

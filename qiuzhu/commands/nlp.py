@@ -35,18 +35,34 @@ def analyze_command(posts: IO[str], output: IO[str]) -> None:
 @click.option(
     "--gold",
     "gold",
-    required=True,
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read labels from this JSONL file (one object a line with `id`, matched to the "
-    "posts by id); repeat to score several label files together.",
+    help="Score these labels (JSONL, one object a line with `id`, matched to --posts by id) "
+    "instead of the training config's corpora; repeat to score several label files together.",
 )
 @click.option(
     "--posts",
     "posts",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read the posts to analyse from this JSONL file (every labelled id must be here).",
+    help="With --gold: read the posts to analyse from this JSONL file.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "validation", "train"]),
+    default="test",
+    show_default=True,
+    help="Score each corpus of the training config on this split (test is the frozen one).",
+)
+@click.option(
+    "--corpus",
+    "corpora",
+    multiple=True,
+    help="Score only this corpus of the training config (repeat for several; default all).",
+)
+@click.option(
+    "--rules",
+    is_flag=True,
+    help="Decide kind, needs and urgency by the cue rules alone, the baseline of the model.",
 )
 @click.option(
     "--json",
@@ -59,18 +75,110 @@ def analyze_command(posts: IO[str], output: IO[str]) -> None:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Also print the metrics of this many fixed folds of the labels (by a hash of the id).",
+    help="With --gold: also print the metrics of this many fixed folds (by a hash of the id).",
 )
-def eval_command(gold: tuple[Path, ...], posts: Path, as_json: bool, folds: int) -> None:
-    """Analyse labelled posts and print needs, kind, urgency, place and duplicate metrics."""
-    from classify.evaluate import evaluate, format_report
+def eval_command(
+    gold: tuple[Path, ...],
+    posts: Path | None,
+    split: str,
+    corpora: tuple[str, ...],
+    rules: bool,
+    as_json: bool,
+    folds: int,
+) -> None:
+    """Analyse labelled posts and print needs, kind, urgency, place and duplicate metrics.
 
-    result = evaluate(gold, posts, folds)
+    By default every corpus of classify/training/config.cfg is scored on its frozen test
+    split, one report per crisis; --gold and --posts score any labelled file instead.
+    """
+    from classify.corpus import read_config
+    from classify.evaluate import evaluate, evaluate_corpus, format_report
+
+    if gold or posts:
+        if not (gold and posts):
+            raise click.UsageError("give --gold and --posts together")
+        results = {str(posts): evaluate(gold, posts, folds, rules=rules)}
+    else:
+        config = read_config()
+        names = corpora or tuple(c.name for c in config.corpora)
+        results = {name: evaluate_corpus(config.corpus(name), split, rules=rules) for name in names}
+    if as_json:
+        # Labels given: one result, as before; the config's corpora: one per corpus.
+        json.dump(
+            results[str(posts)] if gold else results, sys.stdout, ensure_ascii=False, indent=2
+        )
+        click.echo()
+        return
+    for name, result in results.items():
+        click.echo(f"== {name} ({split if not gold else 'labels given'}) ==")
+        click.echo(format_report(result))
+        click.echo()
+
+
+@click.command("train")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read this training config instead of classify/training/config.cfg.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the artefact here instead of where the config says.",
+)
+@click.option(
+    "--validate-only",
+    is_flag=True,
+    help="Fit on the train split and print validation figures only: no artefact, no test "
+    "figures (the loop for improving features and rules).",
+)
+def train_command(config_path: Path | None, output: Path | None, validate_only: bool) -> None:
+    """Train the classifier from the labelled corpora and write its artefact.
+
+    Fits on train, chooses and calibrates on validation, refits on both, and prints the
+    figures of the artefact on each corpus's frozen test split. Same inputs, same bytes.
+    """
+    from classify.evaluate import format_report
+    from classify.train import train
+
+    report = train(config_path, output, validate_only=validate_only, say=click.echo)
+    click.echo(f"regularisation {report['c']}")
+    click.echo("thresholds " + ", ".join(f"{k} {v}" for k, v in report["thresholds"].items()))
+    for split in ("validation", "test"):
+        for name, result in report.get(split, {}).items():
+            click.echo(f"== {name} ({split}) ==")
+            click.echo(format_report(result))
+            click.echo()
+    if "artefact" in report:
+        click.echo(f"wrote {report['artefact']} (sha256 {report['sha256'][:16]})")
+
+
+@click.command("agreement")
+@click.argument(
+    "first", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--second",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the second labeller's labels (JSONL) from this file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def agreement_command(first: tuple[Path, ...], second: Path, as_json: bool) -> None:
+    """Print how far two labellers agree, field by field (Cohen's kappa), matched by post id.
+
+    FIRST are the first labeller's label files (several may be given).
+    """
+    from classify.agreement import agreement_files, format_agreement
+
+    result = agreement_files(first, second)
     if as_json:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
         click.echo()
     else:
-        click.echo(format_report(result))
+        click.echo(format_agreement(result))
 
 
-COMMANDS = (analyze_command, eval_command)
+COMMANDS = (analyze_command, eval_command, train_command, agreement_command)
