@@ -134,9 +134,7 @@ def _positive_int(name: str, value: Any) -> int:
 
 
 def _hours(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise _Invalid(name, "expected a number of hours, 0 or more")
-    return float(value)
+    return _number(name, value, 0.0)
 
 
 def _str_map(name: str, value: Any) -> dict[str, str]:
