@@ -28,6 +28,17 @@ def when(post: Post) -> datetime:
     return datetime.strptime(str(post["posted"]), "%Y-%m-%d %H:%M").replace(tzinfo=SHANGHAI)
 
 
+#: How a list may order its posts: by time either way, or as the caller gave them.
+ORDERS = ("newest_first", "oldest_first", "as_given")
+
+
+def in_order(posts: list[Post], order: str = "newest_first") -> list[Post]:
+    """Return POSTS in ORDER (one of ORDERS; `as_given` keeps the caller's order)."""
+    if order == "as_given":
+        return list(posts)
+    return sorted(posts, key=lambda p: (when(p), str(p["id"])), reverse=order == "newest_first")
+
+
 def _weibo_html(text: str) -> str:
     return escape(text, quote=False).replace("#肺炎患者求助#", _TOPIC_LINK).replace("\n", "<br />")
 
@@ -67,11 +78,13 @@ def weibo_page(
     since_id: str,
     size: int,
     broken_record: bool,
+    order: str = "newest_first",
 ) -> bytes:
-    """Return one `container/getIndex` page of POSTS (newest first) after SINCE_ID."""
-    ordered = sorted(posts, key=lambda p: int(p["id"]), reverse=True)
+    """Return one `container/getIndex` page of POSTS in ORDER, after the post SINCE_ID."""
+    ordered = in_order(posts, order)
     if since_id:
-        ordered = [p for p in ordered if int(p["id"]) < int(since_id)]
+        ids = [str(p["id"]) for p in ordered]
+        ordered = ordered[ids.index(since_id) + 1 :] if since_id in ids else []
     page, rest = ordered[:size], ordered[size:]
     cards: list[dict[str, Any]] = []
     if not since_id:
@@ -133,9 +146,14 @@ def _gbk_page(title: str, body: str, meta: bool = True) -> bytes:
     return html.encode("gb18030")
 
 
-def forum_list(posts: list[Post], page: int, size: int) -> bytes:
-    """Return list page PAGE of the GBK forum (newest first, with a next-page link)."""
-    ordered = sorted(posts, key=when, reverse=True)
+def forum_list(
+    posts: list[Post], page: int, size: int, order: str = "newest_first", admin_row: bool = True
+) -> bytes:
+    """Return list page PAGE of the GBK forum (in ORDER, with a next-page link).
+
+    ADMIN_ROW adds, on page 1, a thread in a folder robots.txt forbids.
+    """
+    ordered = in_order(posts, order)
     chunk = ordered[(page - 1) * size : page * size]
     rows = "".join(
         f'<tr class="thread"><td><a class="subject" href="thread?tid={p["id"]}">'
@@ -143,7 +161,7 @@ def forum_list(posts: list[Post], page: int, size: int) -> bytes:
         f'<td class="time">{when(p):%Y-%m-%d %H:%M}</td></tr>'
         for p in chunk
     )
-    if page == 1:
+    if page == 1 and admin_row:
         rows += (
             '<tr class="thread"><td><a class="subject" href="/private/thread?tid=3999">'
             '版务（仅管理员）</a></td><td class="author">版主</td><td class="time"></td></tr>'
@@ -166,9 +184,11 @@ def forum_thread(post: Post, meta: bool = True) -> bytes:
     return _gbk_page(post["title"], body, meta)
 
 
-def board_list(posts: list[Post], page: int, size: int, replies: dict[str, str]) -> bytes:
-    """Return one page of the message board's JSON list endpoint."""
-    ordered = sorted(posts, key=when, reverse=True)
+def board_list(
+    posts: list[Post], page: int, size: int, replies: dict[str, str], order: str = "newest_first"
+) -> bytes:
+    """Return one page of the message board's JSON list endpoint (in ORDER)."""
+    ordered = in_order(posts, order)
     chunk = ordered[(page - 1) * size : page * size]
     rows = [
         {

@@ -35,6 +35,8 @@ class HelpRequest:
     deleted: bool = False
     repost_of: str = ""
     crawled_at: datetime | None = None
+    #: The source's full text could not be fetched: `text` is the shortened one it lists.
+    truncated: bool = False
 
     @property
     def id(self) -> str:
@@ -51,6 +53,9 @@ class HelpRequest:
             "deleted": self.deleted,
             "repost_of": self.repost_of,
         }
+        # Only when set, so the hashes of every item crawled before the field existed hold.
+        if self.truncated:
+            seen["truncated"] = True
         blob = json.dumps(seen, ensure_ascii=False, sort_keys=True)
         return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 

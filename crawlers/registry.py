@@ -24,6 +24,10 @@ from qiuzhu import settings
 from qiuzhu.errors import ConfigError
 
 KINDS = ("weibo", "feed", "html", "message_board", "spreadsheet")
+#: How a paged source lists its posts (`order:`); see `crawlers.paging`.
+ORDERS = ("newest_first", "oldest_first", "unordered")
+#: Kinds whose lists come in pages; feeds and sheets are read whole, so order is moot.
+PAGED = ("weibo", "html", "message_board")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -42,6 +46,31 @@ class Source:
     timeout: float = 30.0
     overlap_hours: float = 24.0
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def order(self) -> str:
+        """Return how the source lists its posts: one of ORDERS ("" for kinds read whole)."""
+        if self.kind not in PAGED:
+            return ""
+        return str(self.options.get("order", "newest_first"))
+
+    @property
+    def full_read_hours(self) -> float | None:
+        """Return the hours between full re-reads of every list page, or None for never.
+
+        Unordered sources have them by default (CRAWL_FULL_READ_HOURS); others only when
+        the registry asks for them.
+        """
+        hours = self.options.get("full_read_hours")
+        if hours is None and self.order == "unordered":
+            return float(settings.get("CRAWL_FULL_READ_HOURS"))
+        return None if hours is None else float(hours)
+
+    @property
+    def max_pages(self) -> int | None:
+        """Return the most list pages one crawl reads, or None for no limit."""
+        value = self.options.get("max_pages")
+        return int(value) if value is not None else None
 
 
 class _Invalid(Exception):
@@ -104,6 +133,10 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
+def _hours(name: str, value: Any) -> float:
+    return _number(name, value, 0.0)
+
+
 def _str_map(name: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str | int) for v in value.values()):
         raise _Invalid(name, "expected a mapping of names to strings")
@@ -124,7 +157,13 @@ Validator = Callable[[str, Any], Any]
 _Schema = dict[str, tuple[bool, Any]]
 
 _ITEM_FIELDS = ("title", "author", "posted_at", "text", "images")
+_PAGING: _Schema = {
+    "order": (False, _choice(*ORDERS)),
+    "full_read_hours": (False, _hours),
+    "max_pages": (False, _positive_int),
+}
 _HTML: _Schema = {
+    **_PAGING,
     "list": (
         True,
         {
@@ -141,13 +180,15 @@ _HTML: _Schema = {
 }
 _BOARD_FIELDS = ("id", "title", "text", "author", "posted_at", "reply_state")
 _MESSAGE_BOARD: _Schema = {
+    **_PAGING,
     "detail_url": (True, _url_template),
     "form": (
         True,
         {
             "page_field": (True, _str),
-            "size_field": (True, _str),
-            "page_size": (True, _positive_int),
+            # Only for a site that takes a page size; paging never relies on it.
+            "size_field": (False, _str),
+            "page_size": (False, _positive_int),
             "extra": (False, _str_map),
         },
     ),
@@ -178,9 +219,9 @@ _SPREADSHEET: _Schema = {
 }
 _SCHEMAS: dict[str, _Schema] = {
     "weibo": {
+        **_PAGING,
         "long_text_url": (True, _url_template),
         "status_url": (False, _url_template),
-        "max_pages": (False, _positive_int),
     },
     "feed": {},
     "html": _HTML,
@@ -256,7 +297,15 @@ def _source(entry: Any, base: Path, defaults: dict[str, Any]) -> Source:
         raise _Invalid("kind", f"expected one of {', '.join(KINDS)}")
     options = {k: v for k, v in merged.items() if k not in _COMMON}
     data = _substitute({k: v for k, v in merged.items() if k in _COMMON}, "")
+    for key in _PAGING:
+        if key in options and kind not in PAGED:
+            raise _Invalid(key, f"a {kind} source is read whole; {key} is for {', '.join(PAGED)}")
     options = _check(_SCHEMAS[kind], _substitute(options, ""), "")
+    if kind == "message_board":
+        form = options["form"]
+        if ("size_field" in form) != ("page_size" in form):
+            missing = "page_size" if "size_field" in form else "size_field"
+            raise _Invalid(f"form.{missing}", "size_field and page_size go together")
     urls = data.get("start_urls") or []
     if isinstance(urls, str):
         urls = [urls]

@@ -20,6 +20,7 @@ from scrapy.settings import Settings
 from crawlers.registry import Source, load_sources, select_sources
 from crawlers.report import SourceReport, build_report, format_report
 from crawlers.spiders import spider_for
+from crawlers.state import state_dir as default_state_dir
 from qiuzhu import settings as qiuzhu_settings
 
 logger = logging.getLogger(__name__)
@@ -38,12 +39,50 @@ def source_settings(source: Source, jobdir: Path | None) -> dict[str, Any]:
     return values
 
 
+def item_pipelines(scrapy_settings: Settings) -> dict[str, int | None]:
+    """Return ITEM_PIPELINES with the stages this crawl cannot use switched off.
+
+    Classifying and indexing run only with QIUZHU_CRAWL_INDEX, the export only with an
+    output file; leaving them on would make Scrapy warn, for every source, that each one
+    disabled itself.
+    """
+    from pipeline.tagging import indexing_enabled
+
+    stages: dict[str, int | None] = dict(scrapy_settings.getdict("ITEM_PIPELINES"))
+    off = []
+    if not indexing_enabled(scrapy_settings):
+        off += ["pipeline.tagging.TaggingPipeline", "pipeline.indexing.IndexingPipeline"]
+    if not scrapy_settings.get("QIUZHU_OUTPUT"):
+        off.append("pipeline.export.JsonLinesExportPipeline")
+    for path in off:
+        if path in stages:
+            stages[path] = None
+    return stages
+
+
+def _describe(scrapy_settings: Settings, count: int, dry_run: bool) -> str:
+    from pipeline.tagging import indexing_enabled
+
+    indexing = "on" if indexing_enabled(scrapy_settings) else "off (QIUZHU_CRAWL_INDEX)"
+    output = scrapy_settings.get("QIUZHU_OUTPUT") or "not exported (no -o)"
+    state = scrapy_settings.get("QIUZHU_CRAWL_STATE_DIR")
+    state += " (dry run: read, never written)" if dry_run else ""
+    return (
+        f"crawling {count} source(s): classifying and indexing {indexing}; "
+        f"items: {output}; crawl state: {state}"
+    )
+
+
 def crawl(
     source_ids: Sequence[str] | None = None,
     output: Path | str | None = None,
     settings_overrides: Mapping[str, Any] | None = None,
     jobdir: Path | str | None = None,
     registry: Path | str | None = None,
+    *,
+    state_dir: Path | str | None = None,
+    dry_run: bool = False,
+    full_read: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Crawl the named sources (default: every enabled one) and return a report per source.
 
@@ -54,9 +93,14 @@ def crawl(
         jobdir: folder keeping pending requests so an interrupted crawl resumes (one
             subfolder per source); default the CRAWL_JOBDIR setting, empty for none.
         registry: source registry file; default the CRAWL_SOURCES setting.
+        state_dir: folder of the sources' crawl state; default the CRAWL_STATE_DIR setting.
+        dry_run: read the crawl state but never write it, index nothing and keep no
+            jobdir, for trying a registry: only OUTPUT is written.
+        full_read: read every list page of every source, as a due full re-read does.
 
     Returns:
-        For each source id: pages, items, dropped and errors by reason, finish_reason.
+        For each source id: pages, items, posts by outcome, dropped and errors by reason,
+        paging, warnings, finish_reason (see `crawlers.report`).
 
     Raises:
         ConfigError: the registry is wrong or names no such source.
@@ -66,8 +110,11 @@ def crawl(
     base.setmodule("crawlers.settings", priority="project")
     if output:
         base.set("QIUZHU_OUTPUT", str(Path(output).resolve()), priority="cmdline")
+    base.set("QIUZHU_CRAWL_STATE_DIR", str(Path(state_dir or default_state_dir())), "cmdline")
+    base.set("QIUZHU_DRY_RUN", dry_run, priority="cmdline")
+    base.set("QIUZHU_FULL_READ", full_read, priority="cmdline")
     jobdir = jobdir if jobdir is not None else qiuzhu_settings.get("CRAWL_JOBDIR")
-    job_path = Path(jobdir) if jobdir else None
+    job_path = Path(jobdir) if jobdir and not dry_run else None
     # Under `qiuzhu` the CLI has configured logging already; Scrapy should not add a handler.
     base.set("LOG_INSTALL_ROOT_HANDLER", not logging.getLogger().handlers, priority="cmdline")
     process = CrawlerProcess(base)
@@ -76,6 +123,11 @@ def crawl(
         per_source = base.copy()
         per_source.setdict(source_settings(source, job_path), priority="spider")
         per_source.setdict(dict(settings_overrides or {}), priority="cmdline")
+        if dry_run:
+            per_source.set("QIUZHU_CRAWL_INDEX", False, priority=100)
+        per_source.set("ITEM_PIPELINES", item_pipelines(per_source), priority=100)
+        if index == 0:
+            logger.info("%s", _describe(per_source, len(sources), dry_run))
         crawler = Crawler(spider_for(source), per_source, init_reactor=index == 0)
         process.crawl(crawler, source=source)
         crawlers.append((source, crawler))
@@ -97,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", help="append items to this JSONL file")
     parser.add_argument("--jobdir", help="keep pending requests here to resume")
     parser.add_argument("--registry", help="source registry YAML file")
+    parser.add_argument("--state-dir", help="folder of the crawl state (default CRAWL_STATE_DIR)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="read the crawl state, never write it"
+    )
+    parser.add_argument("--full-read", action="store_true", help="read every list page")
     parser.add_argument("--report", help="write the reports as JSON to this file")
     parser.add_argument(
         "-s",
@@ -108,7 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
-    reports = crawl(args.sources, args.output, overrides, args.jobdir, args.registry)
+    reports = crawl(
+        args.sources,
+        args.output,
+        overrides,
+        args.jobdir,
+        args.registry,
+        state_dir=args.state_dir,
+        dry_run=args.dry_run,
+        full_read=args.full_read,
+    )
     for source_id, report in reports.items():
         print(format_report(source_id, report), file=sys.stderr)
     if args.report:

@@ -6,7 +6,6 @@ Order of the item pipelines lives here only. `qiuzhu crawl -s KEY=VALUE` overrid
 from __future__ import annotations
 
 from qiuzhu import __version__
-from qiuzhu import settings as qiuzhu_settings
 
 BOT_NAME = "qiuzhu"
 SPIDER_MODULES: list[str] = []
@@ -36,14 +35,18 @@ DOWNLOADER_MIDDLEWARES = {"crawlers.middlewares.RetryBackoffMiddleware": 560}
 ITEM_PIPELINES = {
     "pipeline.cleaning.CleaningPipeline": 100,
     "pipeline.incremental.IncrementalPipeline": 200,
-    # Tagging and indexing run only with QIUZHU_CRAWL_INDEX on (NotConfigured otherwise).
+    # Tagging and indexing run only with QIUZHU_CRAWL_INDEX on, the export only with an
+    # output file: `crawlers.run.item_pipelines` switches off what a crawl cannot use.
     "pipeline.tagging.TaggingPipeline": 300,
     "pipeline.export.JsonLinesExportPipeline": 900,
     "pipeline.indexing.IndexingPipeline": 950,
 }
 EXTENSIONS = {"crawlers.report.SourceReport": 500}
 
-QIUZHU_CRAWL_STATE_DIR = str(qiuzhu_settings.var_dir("crawl-state"))
+# `crawlers.run.crawl` sets these for each crawl (--state-dir, --dry-run, --full-read, -o).
+QIUZHU_CRAWL_STATE_DIR = ""
+QIUZHU_DRY_RUN = False
+QIUZHU_FULL_READ = False
 QIUZHU_OUTPUT = ""
 
 TELNETCONSOLE_ENABLED = False

@@ -81,7 +81,8 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
     """Return the crawl- and NLP-owned fields of POST, every one present (None when unknown).
 
     POST is one object of the `qiuzhu analyze` output, optionally with the crawl item's
-    fields (source_id, title, images, raw, reply_state, deleted, repost_of, template).
+    fields (source_id, title, images, raw, reply_state, deleted, truncated, repost_of,
+    template).
 
     Raises:
         InvalidInput: POST lacks an id or text, or has a kind or urgency outside the taxonomy.
@@ -125,6 +126,7 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
         text_masked=post.get("text_masked") or text,
         reply_state=post.get("reply_state") or None,
         deleted=bool(post.get("deleted", False)),
+        truncated=bool(post.get("truncated", False)),
         repost_of=post.get("repost_of"),
         kind=kind,
         outcome=post.get("outcome"),

@@ -52,6 +52,8 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     "images": STORED,
     "reply_state": KEYWORD,
     "deleted": BOOLEAN,
+    # The source's full text could not be fetched; a later crawl replaces the shortened one.
+    "truncated": BOOLEAN,
     "repost_of": KEYWORD,
     "kind": KEYWORD,
     "outcome": KEYWORD,

@@ -25,8 +25,11 @@ SOURCE_PROPERTIES: dict[str, Any] = {
     "source": KEYWORD,
     "status": KEYWORD,
     **{name: INTEGER for name in COUNTS},
+    # Posts the crawl found, by outcome (new, changed, seen, old, failed, ...).
+    "posts": BY_REASON,
     "dropped": BY_REASON,
     "errors": BY_REASON,
+    "warnings": STORED,
     "finish_reason": KEYWORD,
     "exit_code": INTEGER,
     "duration_s": FLOAT,

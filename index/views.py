@@ -40,6 +40,7 @@ ROW_FIELDS = (
     "is_canonical",
     "cluster_urgency_rank",
     "deleted",
+    "truncated",
     *WORKFLOW_FIELDS,
 )
 #: Template fields that hold no contact data (names and phones are in `personal`).

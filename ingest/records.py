@@ -70,8 +70,10 @@ def source_entry(
         "pages": int(crawl.get("pages", 0)),
         "items": int(crawl.get("items", 0)),
         **{name: int(indexed.get(name, 0)) for name in COUNTS[2:]},
+        "posts": dict(crawl.get("posts") or {}),
         "dropped": dict(crawl.get("dropped") or {}),
         "errors": dict(crawl.get("errors") or {}),
+        "warnings": list(crawl.get("warnings") or []),
         "finish_reason": crawl.get("finish_reason") or None,
         "exit_code": exit_code,
         "duration_s": round(duration, 2),
@@ -181,12 +183,20 @@ def format_source(entry: Mapping[str, Any]) -> str:
         f" {entry['spooled']} spooled; dropped: {_counts(entry['dropped'])};"
         f" errors: {_counts(entry['errors'])}"
     )
+    posts = entry.get("posts") or {}
+    if posts:
+        line += (
+            f"; posts {posts.get('found', 0)}: {posts.get('new', 0)} new, "
+            f"{posts.get('changed', 0)} changed, {posts.get('seen', 0)} seen, "
+            f"{posts.get('old', 0)} old, {posts.get('failed', 0)} failed"
+        )
     marks = (
         f"; mark {_local(entry.get('high_water_before'))} → {_local(entry.get('high_water_after'))}"
     )
+    notes = [f"    warning: {w}" for w in entry.get("warnings") or ()]
     if entry.get("message") and entry["status"] != OK:
-        return f"{line}{marks}\n    {entry['message']}"
-    return line + marks
+        notes.insert(0, f"    {entry['message']}")
+    return "\n".join([line + marks, *notes])
 
 
 def format_run(record: Mapping[str, Any], details: bool = True) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from crawlers.registry import load_sources, select_sources
-from crawlers.state import CrawlState
+from crawlers.state import CrawlState, state_dir
 from index import runs
 from ingest import records
 from ingest.locks import Heartbeat, Owner, release_all, take_all
@@ -65,7 +65,7 @@ def default_sources() -> list[str]:
 
 
 def _high_water(source: str) -> datetime | None:
-    return CrawlState.load(settings.var_dir("crawl-state"), source).high_water
+    return CrawlState.load(state_dir(), source).high_water
 
 
 def ingest(
@@ -144,6 +144,7 @@ def ingest(
                 QIUZHU_SPOOL_DIR=str(spool.folder),
                 QIUZHU_CRAWL_SOURCES=str(registry_path),
                 QIUZHU_VAR_DIR=str(settings.get("VAR_DIR")),
+                QIUZHU_CRAWL_STATE_DIR=str(state_dir()),
                 **dict(worker_env or {}),
             ),
             processes=processes or settings.get("INGEST_PROCESSES"),

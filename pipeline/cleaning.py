@@ -34,6 +34,7 @@ class CleaningPipeline:
         item.title = clean_text(item.title).replace("\n", " ")
         item.author = clean_text(item.author).replace("\n", " ")
         if not item.text and not item.deleted:
+            self.stats.inc_value("qiuzhu/posts/empty")
             self.stats.inc_value("qiuzhu/dropped/no_text")
             raise DropItem("no_text")
         parsed = {k: v for k, v in parse_template(item.text).items() if v}

@@ -13,21 +13,28 @@ from scrapy.statscollectors import StatsCollector
 
 from crawlers.dates import SHANGHAI
 from crawlers.items import HelpRequest
+from crawlers.paging import memory
 from crawlers.state import CrawlState
 from qiuzhu import settings
 
 
 class IncrementalPipeline:
-    """Drop items already emitted unchanged; keep the source's high-water mark.
+    """Drop items already emitted unchanged; keep the source's crawl state.
 
     The seen-set maps item ids to content hashes, so a post that was deleted at its
-    source or got a reply is emitted again. The mark moves only when a crawl finishes:
-    an interrupted crawl must not make the next one skip what it never reached.
+    source, got a reply or came back whole after a truncated copy is emitted again.
+    Each item is counted `qiuzhu/posts/new`, `changed` or `seen`.
+
+    At the end of a crawl the state takes the spider's retries and held lists; the mark
+    moves, and what lies behind the seen-set's memory is forgotten, only when the crawl
+    finished: an interrupted crawl must not make the next one skip what it never reached.
+    With READ_ONLY (`qiuzhu crawl --dry-run`) the state is read and never written.
     """
 
-    def __init__(self, folder: Path, stats: StatsCollector) -> None:
+    def __init__(self, folder: Path, stats: StatsCollector, read_only: bool = False) -> None:
         self.folder = folder
         self.stats = stats
+        self.read_only = read_only
         self.state: CrawlState | None = None
         self.newest: datetime | None = None
 
@@ -36,13 +43,15 @@ class IncrementalPipeline:
         folder = crawler.settings.get("QIUZHU_CRAWL_STATE_DIR")
         if not folder:
             raise NotConfigured("set QIUZHU_CRAWL_STATE_DIR to the folder for crawl state")
-        pipe = cls(Path(folder), crawler.stats)
+        pipe = cls(Path(folder), crawler.stats, crawler.settings.getbool("QIUZHU_DRY_RUN"))
         crawler.signals.connect(pipe.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         return pipe
 
     def spider_opened(self, spider: Spider) -> None:
-        self.state = CrawlState.load(self.folder, spider.name)
+        # The spider planned its crawl from the same file: share it, not a second copy.
+        shared = getattr(spider, "crawl_state", None)
+        self.state = shared if shared is not None else CrawlState.load(self.folder, spider.name)
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, HelpRequest) or self.state is None:
@@ -51,21 +60,62 @@ class IncrementalPipeline:
         if item.posted_at and item.posted_at <= datetime.now(SHANGHAI) + timedelta(days=1):
             self.newest = max(self.newest, item.posted_at) if self.newest else item.posted_at
         digest = item.content_hash()
-        if self.state.seen.get(item.id) == digest:
+        before = self.state.seen.get(item.id)
+        if before == digest:
+            self.stats.inc_value("qiuzhu/posts/seen")
             self.stats.inc_value("qiuzhu/dropped/seen")
             raise DropItem("seen")
+        self.stats.inc_value("qiuzhu/posts/new" if before is None else "qiuzhu/posts/changed")
         self.state.remember(item.id, digest, item.posted_at)
         return item
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.state is None:
+        state = self.state
+        if state is None:
             return
-        if reason == "finished" and self.newest is not None:
-            mark = self.state.high_water
-            self.state.high_water = max(mark, self.newest) if mark else self.newest
-            # Twice the spiders' overlap: a margin for posts whose dates move a little.
+        finished = reason == "finished"
+        now = datetime.now(SHANGHAI)
+        self._take_retries(spider, state)
+        paging = getattr(spider, "paging", None)
+        if paging is not None:
+            held = paging.hold()
+            if not finished:  # lists it never reached keep the hold they had
+                held = {**state.held, **{k: min(v, state.held.get(k, v)) for k, v in held.items()}}
+            state.held = held
+        if finished:
+            if self.newest is not None:
+                mark = state.high_water
+                state.high_water = max(mark, self.newest) if mark else self.newest
+            if paging is not None and paging.complete and not paging.unread:
+                if paging.full_read:
+                    state.full_read_at = now
+                forgotten = state.forget_unmet(paging.met)
+                self.stats.set_value("qiuzhu/state/forgotten_undated", forgotten)
             source = getattr(spider, "source", None)
             overlap = getattr(source, "overlap_hours", None) or settings.get("CRAWL_OVERLAP_HOURS")
-            forgotten = self.state.prune(timedelta(hours=2 * float(overlap)))
-            self.stats.set_value("qiuzhu/state/forgotten", forgotten)
-        self.state.save()
+            keep = memory(float(overlap), getattr(source, "full_read_hours", None))
+            self.stats.set_value("qiuzhu/state/forgotten", state.prune(keep))
+            if self.stats.get_value("qiuzhu/posts/new", 0):
+                state.last_new_at, state.quiet_runs = now, 0
+            else:
+                state.quiet_runs += 1
+        if state.last_new_at is not None:
+            self.stats.set_value("qiuzhu/state/last_new_at", state.last_new_at.isoformat())
+            self.stats.set_value("qiuzhu/state/quiet_runs", state.quiet_runs)
+        if state.held:
+            self.stats.set_value("qiuzhu/state/held", sorted(state.held))
+        if self.read_only:
+            self.stats.set_value("qiuzhu/state/dry_run", True)
+            return
+        state.save()
+
+    def _take_retries(self, spider: Spider, state: CrawlState) -> None:
+        retry_state = getattr(spider, "retry_state", None)
+        if retry_state is None:
+            return
+        keep, given_up = retry_state()
+        state.retry = keep
+        if keep:
+            self.stats.set_value("qiuzhu/retry/pending", len(keep))
+        if given_up:
+            self.stats.set_value("qiuzhu/retry/given_up", len(given_up))

@@ -179,6 +179,21 @@ SETTINGS: tuple[Setting, ...] = (
         _float,
     ),
     Setting(
+        "CRAWL_STATE_DIR",
+        "",
+        "Folder of each source's crawl state (high-water mark, posts already seen, posts "
+        "to retry), one JSON file per source; empty: crawl-state under VAR_DIR. "
+        "`qiuzhu crawl --state-dir` overrides it for one crawl.",
+    ),
+    Setting(
+        "CRAWL_FULL_READ_HOURS",
+        "24",
+        "Hours between full re-reads of a paged source listed in no order "
+        "(`order: unordered`): a full re-read reads every list page, where other crawls "
+        "stop after a page holding only posts older than the overlap window.",
+        _float,
+    ),
+    Setting(
         "CRAWL_JOBDIR",
         "",
         "Folder where `qiuzhu crawl` keeps each source's pending "

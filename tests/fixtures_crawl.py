@@ -22,6 +22,16 @@ from crawlers.demo_site import DemoSite, start_demo_site
 from crawlers.registry import Source, load_sources
 from qiuzhu.settings import ROOT
 
+#: An html source with only its required fields (tests of the registry and of the spider).
+MINIMAL_HTML = """
+  - id: forum-x
+    kind: html
+    start_urls: ["http://127.0.0.1:1/list"]
+    id_pattern: "tid=(\\\\d+)"
+    list: {rows: "tr.thread", link: "a::attr(href)"}
+    fields: {text: "div.post"}
+"""
+
 
 @dataclass
 class CrawlResult:

@@ -91,6 +91,8 @@ POSTS = [
     _post(7, text=f"有人知道哪里能做核酸吗 {XSS}", needs=["testing"], source="forum"),
     _post(
         8,
+        # The source's full text could not be fetched: the console marks it.
+        truncated=True,
         text="硚口区 宝宝奶粉快没了 求助",
         needs=["food"],
         district="硚口区",

@@ -189,3 +189,12 @@ def test_place_picker_refuses_an_unknown_level(client, as_role):
 def test_labels_show_the_chinese_label_of_each_code(client, as_role):
     labels = client.get("/api/labels", headers=as_role["ana"]).json()
     assert labels["needs"]["food"] == "生活物资" and labels["team"]["medical"] == "医疗救治组"
+
+
+def test_rows_and_detail_say_when_the_full_text_could_not_be_fetched(client, as_role):
+    rows = client.get("/api/requests", headers=as_role["disp"]).json()["rows"]
+    marked = {row["id"] for row in rows if row.get("truncated")}
+    assert marked == {"weibo:8"}
+    detail = client.get("/api/requests/weibo:8", headers=as_role["ana"]).json()
+    assert detail["truncated"] is True
+    assert client.get("/api/requests/weibo:4", headers=as_role["disp"]).json()["truncated"] is False

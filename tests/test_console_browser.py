@@ -126,6 +126,17 @@ def test_dispatcher_searches_filters_opens_a_cluster_assigns_and_resolves(server
     assert "已分派" in history and "已联系司机" in history
     page.screenshot(path=str(SCREENSHOTS / "dispatcher-detail.png"), full_page=False)
 
+    # A post whose full text could not be fetched carries the mark, in its row and detail.
+    marked = page.locator("#rows .row", has_text="奶粉")
+    assert marked.locator(".tag.truncated").inner_text() == "全文未取到"
+    assert page.locator("#rows .tag.truncated").count() == 1
+    marked.click()
+    page.wait_for_selector("#truncated-note")
+    assert "全文未能取到" in page.inner_text("#truncated-note")
+    page.locator("#rows .row", has_text="透析").click()
+    expect(page.locator("#detail-text")).to_contain_text("透析")
+    assert page.locator("#truncated-note").count() == 0
+
     # The critical request shows the outcome update and suggests closing it.
     page.locator("#rows .row").first.click()
     page.wait_for_selector("#suggestion")

@@ -49,7 +49,7 @@ def test_crawl_command_writes_jsonl_and_prints_reports(demo_server, tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "feed-news-demo: 1 pages, 5 items" in proc.stdout
+    assert "feed-news-demo: 1 pages, 5 items; posts 5: 5 new" in proc.stdout
     items = [json.loads(line) for line in out.read_text().splitlines()]
     assert items[0]["source_id"] == "tag:demo.qiuzhu,2020:atom-001"
 
@@ -72,3 +72,55 @@ def test_demo_site_command_serves_on_the_given_port():
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def _cli_crawl(demo_server, tmp_path, *args):
+    env = {**os.environ, "QIUZHU_DEMO_SITE_URL": demo_server.url, "QIUZHU_VAR_DIR": str(tmp_path)}
+    env.pop("QIUZHU_CRAWL_STATE_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "crawl", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_state_dir_keeps_the_crawl_state_apart(demo_server, tmp_path):
+    trial = tmp_path / "trial-state"
+    proc = _cli_crawl(demo_server, tmp_path, "feed-news-demo", "--state-dir", str(trial))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (trial / "feed-news-demo.json").exists()
+    assert not (tmp_path / "crawl-state").exists()
+    assert f"crawl state: {trial}" in proc.stderr
+    again = _cli_crawl(demo_server, tmp_path, "feed-news-demo", "--state-dir", str(trial))
+    line = "feed-news-demo: 1 pages, 0 items; posts 5: 0 new, 0 changed, 3 seen, 2 old"
+    assert line in again.stdout
+
+
+@pytest.mark.slow
+def test_dry_run_reports_what_a_crawl_would_find_and_writes_no_state(demo_server, tmp_path):
+    state = tmp_path / "crawl-state"
+    first = _cli_crawl(demo_server, tmp_path, "feed-news-demo", "--dry-run")
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "posts 5: 5 new" in first.stdout
+    assert "Dry run: the crawl state was read, not written" in first.stdout
+    assert not state.exists()
+    _cli_crawl(demo_server, tmp_path, "feed-news-demo")
+    before = (state / "feed-news-demo.json").read_bytes()
+    out = tmp_path / "dry.jsonl"
+    dry = _cli_crawl(demo_server, tmp_path, "feed-news-demo", "--dry-run", "-o", str(out))
+    assert dry.returncode == 0
+    assert "posts 5: 0 new, 0 changed, 3 seen, 2 old" in dry.stdout
+    assert (state / "feed-news-demo.json").read_bytes() == before
+    assert out.read_text() == ""
+
+
+@pytest.mark.slow
+def test_crawl_without_indexing_logs_the_disabled_stages_once(demo_server, tmp_path):
+    proc = _cli_crawl(demo_server, tmp_path, "feed-news-demo", "board-demo")
+    assert proc.returncode == 0
+    assert "Disabled pipeline" not in proc.stderr and "WARNING scrapy.middleware" not in proc.stderr
+    assert proc.stderr.count("classifying and indexing off (QIUZHU_CRAWL_INDEX)") == 1

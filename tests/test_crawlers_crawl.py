@@ -50,9 +50,11 @@ def test_weibo_long_posts_reposts_and_originals(demo_crawl):
     long = by_id["weibo-topic-demo:4468000000000102"]
     assert "定点医院床位" in long["text"] and "全文" not in long["text"]
     assert long["template"]["name"] == "喻建国" and long["template"]["age"] == "55"
-    # The detail endpoint failed for this one: the truncated post is kept.
+    # The detail endpoint failed for this one: the truncated post is kept, and marked.
     kept = by_id["weibo-topic-demo:4468000000000111"]
-    assert kept["text"].endswith("全文")
+    assert kept["text"].endswith("全文") and kept["truncated"] is True
+    assert long["truncated"] is False
+    assert demo_crawl.reports["weibo-topic-demo"]["posts"]["truncated"] == 1
     update = by_id["weibo-topic-demo:4468000000000113"]
     assert update["repost_of"] == "4468000000000105" and "透析" in update["text"]
     assert by_id["weibo-topic-demo:4468000000000101"]["images"][0].endswith("/img/ct-1101.jpg")
@@ -103,9 +105,10 @@ BAD_INPUT = {
         "dropped": {},
     },
     "board-demo": {"errors": {"bad_json": 1, "http_503": 1}, "dropped": {}},
+    # Originals that come inside reposts and in the list too are read once.
     "weibo-topic-demo": {
         "errors": {"bad_json": 1, "bad_record": 1, "http_500": 1},
-        "dropped": {"seen": 4},
+        "dropped": {},
     },
     "feed-volunteers-demo": {"errors": {"bad_record": 1, "bad_xml": 1}, "dropped": {}},
     "sheet-volunteers-csv-demo": {
@@ -156,7 +159,18 @@ def test_logs_hold_no_post_text_or_phone_numbers(demo_crawl):
 
 def test_end_of_crawl_report_is_printed_per_source(demo_crawl):
     for source in EXPECTED_ITEMS:
-        assert re.search(rf"{source}: \d+ pages, \d+ items, dropped: .*; errors: ", demo_crawl.log)
+        line = rf"{source}: \d+ pages, \d+ items; posts \d+: \d+ new, .*; dropped: .*; errors: "
+        assert re.search(line, demo_crawl.log)
+
+
+def test_every_post_found_has_one_outcome(demo_crawl):
+    for source, report in demo_crawl.reports.items():
+        posts = report["posts"]
+        assert posts["pending"] == 0, (source, posts)
+        assert report["items"] == posts["new"] + posts["changed"], source
+    forum = demo_crawl.reports["forum-gbk-demo"]["posts"]
+    # 15 read, 6 whose pages failed (500, timeout, redirect loop, empty, no text, robots.txt).
+    assert (forum["found"], forum["new"], forum["failed"]) == (21, 15, 6)
 
 
 def test_crawl_is_polite(demo_crawl, demo_server):

@@ -1,6 +1,7 @@
 import textwrap
 
 import pytest
+from fixtures_crawl import MINIMAL_HTML
 
 from crawlers.registry import load_sources, select_sources
 from qiuzhu.errors import ConfigError
@@ -74,14 +75,7 @@ def test_environment_variables_are_substituted(tmp_path, monkeypatch):
     assert load_sources(path)["feed-env"].start_urls == ("http://127.0.0.1:5555/feed.xml",)
 
 
-HTML = """
-  - id: forum-x
-    kind: html
-    start_urls: ["http://127.0.0.1:1/list"]
-    id_pattern: "tid=(\\\\d+)"
-    list: {rows: "tr.thread", link: "a::attr(href)"}
-    fields: {text: "div.post"}
-"""
+HTML = MINIMAL_HTML
 
 
 @pytest.mark.parametrize(
@@ -174,3 +168,63 @@ def test_selecting_an_unknown_source_lists_the_known_ones(tmp_path):
     sources = load_sources(write(tmp_path, GOOD_FEED))
     with pytest.raises(ConfigError, match=r"unknown source 'nope'.*feed-one"):
         select_sources(sources, ["nope"])
+
+
+BOARD = """
+  - id: board-x
+    kind: message_board
+    start_urls: ["http://127.0.0.1:1/list"]
+    detail_url: "http://127.0.0.1:1/detail?id={id}"
+    form: {page_field: pageNo}
+    items_path: data.list
+    fields: {id: tid, text: content}
+"""
+
+
+def test_paging_fields_order_full_reads_and_max_pages(tmp_path, monkeypatch):
+    monkeypatch.setenv("QIUZHU_CRAWL_FULL_READ_HOURS", "12")
+    body = (
+        BOARD
+        + HTML.replace("forum-x", "forum-old")
+        + "    order: oldest_first\n    max_pages: 40\n"
+        + HTML.replace("forum-x", "forum-any")
+        + "    order: unordered\n"
+        + HTML.replace("forum-x", "forum-nightly")
+        + "    full_read_hours: 24\n"
+        + GOOD_FEED
+    )
+    sources = load_sources(write(tmp_path, body))
+    board = sources["board-x"]
+    assert (board.order, board.full_read_hours, board.max_pages) == ("newest_first", None, None)
+    assert "size_field" not in board.options["form"]
+    old = sources["forum-old"]
+    assert (old.order, old.max_pages, old.full_read_hours) == ("oldest_first", 40, None)
+    assert sources["forum-any"].full_read_hours == 12.0  # CRAWL_FULL_READ_HOURS
+    assert sources["forum-nightly"].full_read_hours == 24.0
+    assert sources["feed-one"].order == "" and sources["feed-one"].full_read_hours is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (HTML + "    order: sideways\n", "order", "expected one of newest_first"),
+        (HTML + "    full_read_hours: -1\n", "full_read_hours", "0 or more"),
+        (HTML + "    max_pages: 0\n", "max_pages", "1 or more"),
+        (GOOD_FEED + "    order: oldest_first\n", "order", "a feed source is read whole"),
+        (
+            BOARD.replace("{page_field: pageNo}", "{page_field: pageNo, size_field: n}"),
+            "form.page_size",
+            "go together",
+        ),
+        (
+            BOARD.replace("{page_field: pageNo}", "{page_field: pageNo, page_size: 9}"),
+            "form.size_field",
+            "go together",
+        ),
+    ],
+)
+def test_wrong_paging_fields_name_the_field(tmp_path, body, field, words):
+    with pytest.raises(ConfigError) as caught:
+        load_sources(write(tmp_path, body))
+    assert f"field {field!r}" in caught.value.message
+    assert words in caught.value.message

@@ -113,3 +113,126 @@ def test_undated_items_stay_in_the_seen_set(tmp_path):
     assert emitted(pipe, [undated, item("2", 20)]) == ["row-9", "2"]
     pipe.spider_closed(FakeSpider(), "finished")
     assert set(CrawlState.load(tmp_path, "board-demo").seen) == {"board-demo:row-9", "board-demo:2"}
+
+
+def test_each_item_is_counted_new_changed_or_seen(tmp_path):
+    pipe, stats = open_pipeline(tmp_path)
+    emitted(pipe, [item("1", 3), item("2", 4)])
+    pipe.spider_closed(FakeSpider(), "finished")
+    pipe, stats = open_pipeline(tmp_path)
+    emitted(pipe, [item("1", 3), item("2", 4, reply_state="已回复"), item("3", 5)])
+    counts = {k: stats.get_value(f"qiuzhu/posts/{k}") for k in ("new", "changed", "seen")}
+    assert counts == {"new": 1, "changed": 1, "seen": 1}
+
+
+def test_a_dry_run_reads_the_state_and_never_writes_it(tmp_path):
+    pipe, _ = open_pipeline(tmp_path)
+    emitted(pipe, [item("1", 3)])
+    pipe.spider_closed(FakeSpider(), "finished")
+    before = (tmp_path / "board-demo.json").read_bytes()
+    crawler = get_crawler(
+        settings_dict={"QIUZHU_CRAWL_STATE_DIR": str(tmp_path), "QIUZHU_DRY_RUN": True}
+    )
+    dry = IncrementalPipeline.from_crawler(crawler)
+    dry.spider_opened(FakeSpider())
+    assert emitted(dry, [item("1", 3), item("2", 9)]) == ["2"]
+    dry.spider_closed(FakeSpider(), "finished")
+    assert (tmp_path / "board-demo.json").read_bytes() == before
+    assert crawler.stats.get_value("qiuzhu/state/dry_run") is True
+
+
+def test_the_state_file_is_readable_by_its_owner_only(tmp_path):
+    pipe, _ = open_pipeline(tmp_path)
+    emitted(pipe, [item("1", 3)])
+    pipe.spider_closed(FakeSpider(), "finished")
+    assert (tmp_path / "board-demo.json").stat().st_mode & 0o777 == 0o600
+
+
+def spider_for_state(folder, source_id="board-demo", **settings):
+    from fixtures_crawl import demo_source, make_spider
+
+    source = demo_source(source_id)
+    return make_spider(source, QIUZHU_CRAWL_STATE_DIR=str(folder), **settings)
+
+
+def test_retries_held_lists_and_full_reads_are_kept_between_crawls(tmp_path):
+    spider = spider_for_state(tmp_path)
+    crawler = spider.crawler
+    pipe = IncrementalPipeline.from_crawler(crawler)
+    pipe.spider_opened(spider)
+    assert spider.paging.full_read  # a first crawl reads everything
+    emitted(pipe, [item("1", 3), item("2", 4)])
+    spider.post_failed("9", {"source_id": "9", "listed": {"tid": 9}})
+    spider.paging.unread.add("http://127.0.0.1:9/board/api/list")
+    pipe.spider_closed(spider, "finished")
+    state = CrawlState.load(tmp_path, "board-demo")
+    assert state.retry == {
+        "board-demo:9": {"attempts": 1, "request": {"source_id": "9", "listed": {"tid": 9}}}
+    }
+    assert state.held == {}  # a first crawl has no cutoff to hold
+    assert state.full_read_at is None  # a list was not read to its end
+
+    spider = spider_for_state(tmp_path)
+    assert not spider.paging.full_read and spider.paging.cutoff is not None
+    (retry,) = spider.retries()
+    assert retry.cb_kwargs == {"source_id": "9", "listed": {"tid": 9}}
+    assert spider.crawler.stats.get_value("qiuzhu/posts/found") == 1
+    pipe = IncrementalPipeline.from_crawler(spider.crawler)
+    pipe.spider_opened(spider)
+    spider.post_failed("9", {"source_id": "9", "listed": {"tid": 9}})
+    spider.paging.unread.add("http://127.0.0.1:9/board/api/list")
+    pipe.spider_closed(spider, "finished")
+    state = CrawlState.load(tmp_path, "board-demo")
+    assert state.retry["board-demo:9"]["attempts"] == 2
+    assert state.held == {"http://127.0.0.1:9/board/api/list": spider.paging.cutoff}
+    # The next crawl reads that list back to the held cutoff.
+    assert spider_for_state(tmp_path).paging.held == state.held
+
+
+def test_a_post_that_keeps_failing_is_given_up_after_the_retry_runs(tmp_path):
+    from crawlers.state import RETRY_RUNS
+
+    for run in range(RETRY_RUNS + 1):
+        spider = spider_for_state(tmp_path)
+        spider.retries()
+        pipe = IncrementalPipeline.from_crawler(spider.crawler)
+        pipe.spider_opened(spider)
+        emitted(pipe, [item(f"ok-{run}", 3)])
+        spider.post_failed("9", {"source_id": "9", "listed": {}})
+        pipe.spider_closed(spider, "finished")
+    assert spider.crawler.stats.get_value("qiuzhu/retry/given_up") == 1
+    assert CrawlState.load(tmp_path, "board-demo").retry == {}
+
+
+def test_a_full_read_is_due_again_after_its_interval(tmp_path):
+    from datetime import timedelta
+
+    spider = spider_for_state(tmp_path)
+    pipe = IncrementalPipeline.from_crawler(spider.crawler)
+    pipe.spider_opened(spider)
+    emitted(pipe, [item("1", 3)])
+    pipe.spider_closed(spider, "finished")
+    state = CrawlState.load(tmp_path, "board-demo")
+    assert state.full_read_at is not None
+    assert not spider_for_state(tmp_path).paging.full_read  # newest first: none due
+    assert spider_for_state(tmp_path, QIUZHU_FULL_READ=True).paging.full_read
+    state.full_read_at -= timedelta(hours=30)
+    state.save()
+    assert not spider_for_state(tmp_path).paging.full_read  # no full_read_hours
+
+
+def test_undated_items_a_whole_read_no_longer_meets_are_forgotten(tmp_path):
+    spider = spider_for_state(tmp_path, source_id="sheet-volunteers-csv-demo")
+    pipe = IncrementalPipeline.from_crawler(spider.crawler)
+    pipe.spider_opened(spider)
+    row = HelpRequest(source=spider.name, source_id="r1", url="u", text="求助 r1")
+    pipe.process_item(row)
+    spider.paging.met.add(row.id)
+    pipe.spider_closed(spider, "finished")
+    assert set(CrawlState.load(tmp_path, spider.name).seen) == {row.id}
+
+    spider = spider_for_state(tmp_path, source_id="sheet-volunteers-csv-demo")
+    pipe = IncrementalPipeline.from_crawler(spider.crawler)
+    pipe.spider_opened(spider)
+    pipe.spider_closed(spider, "finished")  # the sheet no longer has the row
+    assert CrawlState.load(tmp_path, spider.name).seen == {}

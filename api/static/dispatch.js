@@ -87,8 +87,12 @@
     const size = row.cluster_size > 1
       ? el("button", { type: "button", class: "cluster-size", "data-cluster": row.cluster, title: "展开重复帖", text: `${row.cluster_size} 条重复 · ${sources}` })
       : el("span", { class: "cluster-one", text: sources });
+    // The source's full text could not be fetched: what shows is its shortened listing.
+    const truncated = row.truncated
+      ? el("span", { class: "tag truncated", title: "全文未能取到，显示的是来源列表中的摘要；下次抓取会重试", text: "全文未取到" })
+      : null;
     const item = el("li", { class: `row urgency-${urgencyOf(row)}`, "data-id": row.id, "data-cluster": row.cluster, tabindex: "0" },
-      el("div", { class: "row-head" }, badge(urgencyOf(row)), needs, size),
+      el("div", { class: "row-head" }, badge(urgencyOf(row)), needs, truncated, size),
       el("p", { class: "row-text", text: row.text }),
       meta,
     );
@@ -165,6 +169,9 @@
       panel.append(el("p", { class: "update-note", id: "suggestion", text: `该求助有进展帖：${label("outcome", d.update.outcome)}（${fmtTime(d.update.posted_at)}）。建议将状态改为「${label("status", d.update.suggests)}」。` }));
     }
     panel.append(el("p", { class: "detail-text", id: "detail-text", text: d.text }));
+    if (d.truncated) {
+      panel.append(el("p", { class: "truncated-note", id: "truncated-note", text: "该帖全文未能取到，上面是来源列表中的摘要，可打开原帖阅读全文；下次抓取会重试。" }));
+    }
     const cues = (d.urgency_cues || []).join("、");
     panel.append(dl([
       ["紧急程度", `${label("urgency", d.urgency)}${cues ? `（依据：${cues}）` : ""}`],

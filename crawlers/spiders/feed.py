@@ -24,6 +24,7 @@ class FeedSpider(SourceSpider):
     def parse(self, response: Response) -> Iterator[Any]:
         page = self.text_page(response)
         if page is None:
+            self.list_unread(response)
             return
         try:
             etree.fromstring(page.body, _STRICT)
@@ -36,9 +37,11 @@ class FeedSpider(SourceSpider):
         if not entries:
             self.bad_input("no_entries", response.url)
         for entry in entries:
-            yield from self.from_entry(entry, page.urljoin, response.url)
+            yield from self.from_entry(entry, page.urljoin, response.url, self.list_key(response))
 
-    def from_entry(self, entry: Selector, urljoin: Any, feed_url: str) -> Iterator[Any]:
+    def from_entry(
+        self, entry: Selector, urljoin: Any, feed_url: str, list_key: str = ""
+    ) -> Iterator[Any]:
         """Yield the item of one `<item>` or `<entry>`."""
         link = entry.xpath("link/@href").get() or entry.xpath("link/text()").get() or ""
         entry_id = entry.xpath("guid/text()").get() or entry.xpath("id/text()").get() or link
@@ -59,7 +62,7 @@ class FeedSpider(SourceSpider):
             or entry.xpath("date/text()").get()
         )
         posted_at = self.when(stamp, feed_url)
-        if self.too_old(posted_at):
+        if not self.admit(entry_id.strip(), posted_at, list_key=list_key):
             return
         images = entry.xpath("enclosure[starts-with(@type, 'image')]/@url").getall()
         if body:

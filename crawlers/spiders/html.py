@@ -31,17 +31,20 @@ class HtmlBoardSpider(SourceSpider):
 
     kind = "html"
 
-    def parse(self, response: Response) -> Iterator[Any]:
+    def parse(self, response: Response, page_no: int = 1) -> Iterator[Any]:
         page = self.text_page(response)
         if page is None:
+            self.list_unread(response)
             return
         spec = self.source.options["list"]
         rows = select(page, spec["rows"])
         if not rows:
             self.bad_input("bad_html", response.url, "no list rows")
+            self.list_unread(response)
             return
         pattern = re.compile(self.source.options["id_pattern"])
-        past_mark = False
+        list_key = self.list_key(response)
+        listing = self.paging.page(list_key)
         for row in rows:
             href = first(row, spec["link"])
             match = pattern.search(page.urljoin(href)) if href else None
@@ -49,18 +52,30 @@ class HtmlBoardSpider(SourceSpider):
                 self.bad_input("bad_record", response.url, "list row without a post link")
                 continue
             listed = {key: first(row, spec.get(key)) for key in ("title", "author", "posted_at")}
-            if self.too_old(self.when(listed["posted_at"], response.url)):
-                past_mark = True
-                continue
-            yield self.request(
-                page.urljoin(href),
-                self.parse_detail,
-                meta={"handle_httpstatus_list": list(GONE)},
-                cb_kwargs={"source_id": match.group(1), "listed": listed},
-            )
+            posted_at = self.when(listed["posted_at"], response.url)
+            if self.admit(match.group(1), posted_at, listing):
+                yield self.detail(page.urljoin(href), match.group(1), listed)
         next_page = first(page, spec.get("next_page"))
-        if next_page and not past_mark:
-            yield self.request(page.urljoin(next_page), self.parse)
+        if next_page and self.paging.more(listing, page_no):
+            yield self.list_request(
+                page.urljoin(next_page), self.parse, list_key, cb_kwargs={"page_no": page_no + 1}
+            )
+
+    def detail(self, url: str, source_id: str, listed: dict[str, str]) -> Any:
+        """Return the request of a post's detail page (LISTED: what its list row said)."""
+        return self.post_request(
+            url,
+            self.parse_detail,
+            source_id,
+            {"url": url, "source_id": source_id, "listed": listed},
+            meta={"handle_httpstatus_list": list(GONE)},
+            cb_kwargs={"source_id": source_id, "listed": listed},
+        )
+
+    def retry_request(self, data: dict[str, Any]) -> Any:
+        if not data.get("url") or not data.get("source_id"):
+            return None
+        return self.detail(data["url"], str(data["source_id"]), dict(data.get("listed") or {}))
 
     def parse_detail(
         self, response: Response, source_id: str, listed: dict[str, str]
@@ -77,13 +92,16 @@ class HtmlBoardSpider(SourceSpider):
                 raw={"status": response.status, "listed": listed},
             )
             return
+        retry = self.request_meta(response).get("qiuzhu_retry")
         page = self.text_page(response)
         if page is None:
+            self.post_failed(source_id, retry)
             return
         fields = self.source.options["fields"]
         text = "\n".join(select(page, fields["text"]).getall())
         if not text.strip():
             self.bad_input("bad_html", response.url, "no post text where the registry says")
+            self.post_failed(source_id, retry)
             return
         images = select(page, fields["images"]).getall() if fields.get("images") else []
         yield self.item(

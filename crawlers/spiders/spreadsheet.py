@@ -32,11 +32,14 @@ class SpreadsheetSpider(SourceSpider):
     def parse(self, response: Response) -> Iterator[Any]:
         page = self.page(response, binary=True)
         if page is None:
+            self.list_unread(response)
             return
         fmt = self.source.options.get("format") or (
             "xlsx" if response.url.lower().endswith(".xlsx") else "csv"
         )
         rows = self._xlsx(page) if fmt == "xlsx" else self._csv(page)
+        if not rows:
+            self.list_unread(response)
         header: list[str] | None = None
         for number, row in enumerate(rows, start=1):
             if header is None:
@@ -44,6 +47,7 @@ class SpreadsheetSpider(SourceSpider):
                 missing = [c for c in self.source.options["columns"].values() if c not in header]
                 if missing:
                     self.bad_input("missing_column", response.url, f"no column {missing[0]!r}")
+                    self.list_unread(response)
                     return
                 continue
             if not any(str(cell or "").strip() for cell in row):
@@ -55,7 +59,12 @@ class SpreadsheetSpider(SourceSpider):
                     f"{len(row)} cells, header has {len(header)}",
                 )
                 continue
-            yield from self.from_row(dict(zip(header, row, strict=True)), response.url, number)
+            yield from self.from_row(
+                dict(zip(header, row, strict=True)),
+                response.url,
+                number,
+                self.list_key(response),
+            )
 
     def _csv(self, response: Response) -> list[list[str]]:
         encoding = self.source.encoding or "utf-8-sig"
@@ -83,7 +92,9 @@ class SpreadsheetSpider(SourceSpider):
             self.bad_input("bad_xlsx", response.url, type(exc).__name__)
             return []
 
-    def from_row(self, record: dict[str, Any], url: str, number: int) -> Iterator[Any]:
+    def from_row(
+        self, record: dict[str, Any], url: str, number: int, list_key: str = ""
+    ) -> Iterator[Any]:
         """Yield the item of one row; mapped template columns are written as template fields."""
         columns = self.source.options["columns"]
 
@@ -96,7 +107,7 @@ class SpreadsheetSpider(SourceSpider):
             blob = "\x1f".join(str(v) for v in record.values())
             row_id = hashlib.sha1(blob.encode("utf-8")).hexdigest()[:16]
         posted_at = self.when(cell("posted_at"), f"{url}#line={number}")
-        if self.too_old(posted_at):
+        if not self.admit(row_id, posted_at, list_key=list_key):
             return
         text = str(cell("text") or "")
         labelled = "".join(

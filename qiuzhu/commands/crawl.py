@@ -50,6 +50,26 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--registry", type=click.Path(dir_okay=False, path_type=Path), help=_REGISTRY_HELP)
 @click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="QIUZHU_CRAWL_STATE_DIR",
+    help="Keep each source's crawl state (high-water mark, posts seen, posts to retry) in "
+    "this folder instead of the CRAWL_STATE_DIR setting's, for example to try a new "
+    "registry beside the production state.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read the crawl state but never write it, index nothing and keep no jobdir: "
+    "the report shows what a crawl would find, and only -o is written.",
+)
+@click.option(
+    "--full-read",
+    is_flag=True,
+    help="Read every list page of every source, as a due full re-read of an unordered "
+    "source does, to find posts the shorter crawls passed by.",
+)
+@click.option(
     "-s",
     "--set",
     "pairs",
@@ -62,18 +82,34 @@ def crawl_command(
     output: Path | None,
     jobdir: Path | None,
     registry: Path | None,
+    state_dir: Path | None,
+    dry_run: bool,
+    full_read: bool,
     pairs: tuple[str, ...],
 ) -> None:
     """Crawl the named sources (default: every enabled one) and print a report per source."""
     from crawlers.report import format_report
     from crawlers.run import crawl
 
-    reports = crawl(source_ids, output, _overrides(pairs), jobdir, registry)
+    reports = crawl(
+        source_ids,
+        output,
+        _overrides(pairs),
+        jobdir,
+        registry,
+        state_dir=state_dir,
+        dry_run=dry_run,
+        full_read=full_read,
+    )
     for source_id, report in reports.items():
         click.echo(format_report(source_id, report))
+        for warning in report.get("warnings", ()):
+            click.echo(f"  warning: {warning}")
     if output is not None:
         total = sum(r["items"] for r in reports.values())
         click.echo(f"{total} help requests appended to {output}.")
+    if dry_run:
+        click.echo("Dry run: the crawl state was read, not written; nothing was indexed.")
 
 
 @click.command("demo-site")
