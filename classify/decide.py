@@ -10,6 +10,7 @@ need when the post has any, else the post's words that weighed most in the model
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -71,12 +72,32 @@ def _cue_phrases(cues: Sequence[Cue], label: str) -> list[str]:
     return list(dict.fromkeys(c.text for c in live))
 
 
+@lru_cache(maxsize=1)
+def _dictionary_tags() -> dict[str, str]:
+    """Return jieba's dictionary words with their part-of-speech tags."""
+    import jieba.posseg
+
+    return jieba.posseg.dt.word_tag_tab
+
+
+def _explains(word: str, tags: dict[str, str]) -> bool:
+    """Tell whether WORD may be shown as evidence to every role: a dictionary word, no name.
+
+    Words outside the dictionary (names, numbers, one post's coinages) and the words it
+    tags as person names never leave as evidence: the evidence is shown to analysts too.
+    """
+    tag = tags.get(word)
+    return len(word) >= 2 and tag is not None and not tag.startswith("nr")
+
+
 class _Words:
     """The post's words that the model can weigh, bucketed once for every explanation."""
 
     def __init__(self, model: Model, words: Sequence[str]) -> None:
         self.model = model
-        self.words = list(dict.fromkeys(w for w in features.kept_words(words) if len(w) >= 2))
+        tags = _dictionary_tags()
+        kept = features.kept_words(words)
+        self.words = list(dict.fromkeys(w for w in kept if _explains(w, tags)))
         self.buckets = features.word_buckets(self.words)
         self.ones = np.ones(len(self.words), dtype=np.float32)
 

@@ -77,6 +77,12 @@ def _author_hash(author: Any) -> str | None:
     return hashlib.sha256(f"qiuzhu-author:{author}".encode()).hexdigest()[:20]
 
 
+def _needs_cues(value: Any) -> dict[str, list[str]] | None:
+    if not isinstance(value, dict):
+        return None
+    return {str(need): [str(p) for p in _as_list(phrases)] for need, phrases in value.items()}
+
+
 def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """Return the crawl- and NLP-owned fields of POST, every one present (None when unknown).
 
@@ -130,6 +136,7 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
         repost_of=post.get("repost_of"),
         kind=kind,
         outcome=post.get("outcome"),
+        needs_cues=_needs_cues(post.get("needs_cues")),
         urgency=urgency,
         urgency_rank=URGENCY_RANK[urgency],
         raw=post.get("raw"),

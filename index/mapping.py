@@ -61,6 +61,9 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     "urgency": KEYWORD,
     "urgency_rank": {"type": "byte"},
     "urgency_cues": KEYWORD,
+    # The phrases that drove each need ({need: [phrase, ...]}), shown beside the needs;
+    # only read back, never searched.
+    "needs_cues": {"type": "object", "enabled": False},
     **{level: KEYWORD for level in PLACE_LEVELS},
     **{f"{level}_code": KEYWORD for level in PLACE_LEVELS},
     "place_candidates": KEYWORD,

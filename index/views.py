@@ -33,6 +33,7 @@ ROW_FIELDS = (
     "urgency",
     "urgency_rank",
     "urgency_cues",
+    "needs_cues",
     *PLACE_LEVELS,
     *(f"{level}_code" for level in PLACE_LEVELS),
     "cluster",

@@ -175,7 +175,10 @@
     const cues = (d.urgency_cues || []).join("、");
     panel.append(dl([
       ["紧急程度", `${label("urgency", d.urgency)}${cues ? `（依据：${cues}）` : ""}`],
-      ["需求", (d.needs || []).map((n) => label("needs", n)).join("、")],
+      ["需求", (d.needs || []).map((n) => {
+        const why = ((d.needs_cues || {})[n] || []).join("、");
+        return `${label("needs", n)}${why ? `（依据：${why}）` : ""}`;
+      }).join("；")],
       ["类型", label("kind", d.kind)],
       ["地点", [d.province, d.city, d.district, d.street, d.community].filter(Boolean).join(" ")],
       ["区划代码", [d.district_code, d.street_code, d.community_code].filter(Boolean).join(" / ")],
