@@ -93,29 +93,37 @@ def _explains(word: str, tags: dict[str, str]) -> bool:
 class _Words:
     """The post's words that the model can weigh, bucketed once for every explanation."""
 
-    def __init__(self, model: Model, words: Sequence[str]) -> None:
+    def __init__(self, model: Model, featured: features.Featured) -> None:
         self.model = model
-        tags = _dictionary_tags()
-        kept = features.kept_words(words)
-        self.words = list(dict.fromkeys(w for w in kept if _explains(w, tags)))
-        self.buckets = features.word_buckets(self.words)
+        first: dict[str, int] = {}
+        for i, word in enumerate(featured.words):
+            if len(word) >= 2:
+                first.setdefault(word, i)
+        self.words = list(first)
+        self.buckets = featured.word_buckets[list(first.values())]
         self.ones = np.ones(len(self.words), dtype=np.float32)
 
     def weighing(self, output: str, limit: int) -> list[str]:
         """Return up to LIMIT of the words that weigh most for OUTPUT (positive weights)."""
         if not self.words:
             return []
+        tags = _dictionary_tags()
         part = self.model.contributions(self.buckets, self.ones, output)
-        order = np.argsort(-part, kind="stable")[:limit]
-        return [self.words[i] for i in order if part[i] > 0]
+        out: list[str] = []
+        for i in np.argsort(-part, kind="stable"):
+            if part[i] <= 0 or len(out) == limit:
+                break
+            if _explains(self.words[i], tags):
+                out.append(self.words[i])
+        return out
 
 
 def decide(model: Model, view: PostView) -> Decision:
     """Return the decision of MODEL on the post VIEW describes."""
     cases = critical_cases(view.cues)
     view = view._replace(critical=tuple(sorted({case for case, _ in cases})))
-    buckets, values = features.featurize(view, model.steps)
-    probs = model.probabilities(buckets, values)
+    featured = features.featurize_explained(view, model.steps)
+    probs = model.probabilities(featured.buckets, featured.values)
     thresholds = model.thresholds
     kind = max(probs["kind"], key=lambda k: probs["kind"][k])
     outcome = ""
@@ -130,7 +138,7 @@ def decide(model: Model, view: PostView) -> Decision:
     for need in needs:
         phrases = _cue_phrases(view.cues, f"need:{need}")[:MAX_NEED_CUES]
         if not phrases:
-            words = words or _Words(model, view.words)
+            words = words or _Words(model, featured)
             phrases = words.weighing(f"need:{need}", MAX_NEED_CUES)
         needs_cues[need] = phrases
     urgency, urgency_cues = "normal", []
@@ -144,7 +152,7 @@ def decide(model: Model, view: PostView) -> Decision:
             urgency_cues = (
                 _cue_phrases(view.cues, "urgency:high")
                 or _cue_phrases(view.cues, "patient")
-                or (words or _Words(model, view.words)).weighing(
+                or (words or _Words(model, featured)).weighing(
                     f"urgency:{urgency}", MAX_NEED_CUES
                 )
             )[: MAX_NEED_CUES + 2]

@@ -29,7 +29,7 @@ from classify.cues import Cue
 from classify.dedup import fmix64, normalise_for_dedup
 
 #: Bump when a step's output changes: an artefact built with other features is refused.
-VERSION = 2
+VERSION = 3
 #: Hash buckets (a power of two).
 BUCKETS = 1 << 18
 STEPS = ("chars", "words", "cues", "shape")
@@ -146,10 +146,13 @@ def buckets_of(codes: np.ndarray) -> np.ndarray:
 def cue_names(view: PostView) -> list[str]:
     """Return the names of the cue features of VIEW (readable: they explain the model)."""
     names = []
+    strong_need = False
     for cue in view.cues:
         label = cue.label
-        if label.startswith("need:"):
-            label = f"{label}:{'strong' if cue.weight >= 2.0 else 'topic'}"
+        if label[:5] == "need:":
+            strong = cue.weight >= 2.0
+            label = f"{label}:{'strong' if strong else 'topic'}"
+            strong_need = strong_need or (strong and not cue.negated)
         names.append(f"not:{label}" if cue.negated else label)
     names.extend(f"critical:{case}" for case in view.critical)
     if view.templated:
@@ -157,13 +160,13 @@ def cue_names(view: PostView) -> list[str]:
     # Conjunctions a linear model cannot make itself: someone, and something asked or
     # lacking, or at risk, is a case; a word of asking alone is not.
     present = set(names)
-    person = "signal:person" in present or "patient" in present
-    if person and ("ask" in present or "kind:request" in present):
-        names.append("case:ask")
-    if person and view.critical:
-        names.append("case:critical")
-    if person and any(n.startswith("need:") and n.endswith(":strong") for n in present):
-        names.append("case:need")
+    if "signal:person" in present or "patient" in present:
+        if "ask" in present or "kind:request" in present:
+            names.append("case:ask")
+        if view.critical:
+            names.append("case:critical")
+        if strong_need:
+            names.append("case:need")
     return names
 
 
@@ -182,33 +185,55 @@ def shape_names(view: PostView) -> list[str]:
     return names
 
 
+class Featured(NamedTuple):
+    """A post's features, and its words with their unigram buckets (for explanations)."""
+
+    buckets: np.ndarray
+    values: np.ndarray
+    words: list[str]
+    word_buckets: np.ndarray
+
+
 def featurize(view: PostView, steps: Sequence[str] = STEPS) -> tuple[np.ndarray, np.ndarray]:
     """Return (buckets, values) of VIEW's features for STEPS: int64 and float32 arrays.
 
-    Each step's distinct features have the value 1/sqrt(their number). A bucket may occur
-    twice (two features hashed alike); sums over the features count it twice.
+    A feature's value is its count in the post over the square root of its step's number
+    of features, so that every step weighs alike whatever the post's length. A bucket may
+    occur more than once (features hashed alike); sums over the features add them up.
     """
+    featured = featurize_explained(view, steps)
+    return featured.buckets, featured.values
+
+
+def featurize_explained(view: PostView, steps: Sequence[str] = STEPS) -> Featured:
+    """Return VIEW's features as `featurize` does, with the words the `words` step read."""
     parts: list[np.ndarray] = []
-    tags: list[int] = []
-    for number, step in enumerate(steps):
+    scales: list[np.ndarray] = []
+    kept: list[str] = []
+    words_at = -1
+    size = 0
+    for step in steps:
         if step == "chars":
             norm = view.norm or normalise_for_dedup(view.text)
             codes = _char_codes(norm) ^ np.uint64(_SEEDS["chars"] << 60)
         elif step == "words":
-            codes = _word_codes(kept_words(view.words), bigrams=True)
+            kept = kept_words(view.words)
+            codes = _word_codes(kept, bigrams=True)
+            words_at = size
         elif step == "cues":
             codes = _string_codes(cue_names(view), "cues")
         elif step == "shape":
             codes = _string_codes(shape_names(view), "shape")
         else:
             raise ValueError(f"unknown feature step {step!r}: expected one of {', '.join(STEPS)}")
-        parts.append(codes)
-        tags.extend([number] * len(codes))
-    if not parts or not tags:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    codes = np.concatenate(parts)
-    unique, first = np.unique(codes, return_index=True)
-    step_of = np.asarray(tags, dtype=np.int64)[first]
-    counts = np.bincount(step_of, minlength=len(steps))
-    values = (1.0 / np.sqrt(counts[step_of])).astype(np.float32)
-    return buckets_of(unique), values
+        if len(codes):
+            parts.append(codes)
+            scales.append(np.full(len(codes), 1.0 / np.sqrt(len(codes)), dtype=np.float32))
+            size += len(codes)
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return Featured(empty, np.empty(0, dtype=np.float32), [], empty)
+    buckets = buckets_of(np.concatenate(parts))
+    # The words step puts each word's unigram first, in order, then the bigrams.
+    unigrams = buckets[words_at : words_at + len(kept)] if words_at >= 0 else buckets[:0]
+    return Featured(buckets, np.concatenate(scales), kept, unigrams)

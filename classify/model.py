@@ -85,20 +85,19 @@ class Model:
         """Return the raw output scores of one post's features (len(OUTPUTS) floats)."""
         rows = self.row_of()[buckets]
         kept = rows >= 0
-        out = self.bias.astype(np.float64)
-        if kept.any():
-            out = out + values[kept].astype(np.float64) @ self.weights[rows[kept]]
-        return out
+        return (values[kept] @ self.weights[rows[kept]] + self.bias).astype(np.float64)
 
     def probabilities(self, buckets: np.ndarray, values: np.ndarray) -> dict[str, Any]:
         """Return {"needs": {need: p}, "kind": {kind: p}, "urgency": {level: p}}."""
         z = self.logits(buckets, values)
         n, k = len(NEEDS), len(KINDS)
-        needs = 1.0 / (1.0 + np.exp(-z[:n]))
+        needs = (1.0 / (1.0 + np.exp(-z[:n]))).tolist()
+        kinds = _softmax(z[n : n + k]).tolist()
+        levels = _softmax(z[n + k :]).tolist()
         return {
-            "needs": dict(zip(NEEDS, needs.tolist(), strict=True)),
-            "kind": dict(zip(KINDS, _softmax(z[n : n + k]).tolist(), strict=True)),
-            "urgency": dict(zip(LEVELS, _softmax(z[n + k :]).tolist(), strict=True)),
+            "needs": dict(zip(NEEDS, needs, strict=True)),
+            "kind": dict(zip(KINDS, kinds, strict=True)),
+            "urgency": dict(zip(LEVELS, levels, strict=True)),
         }
 
     def contributions(self, buckets: np.ndarray, values: np.ndarray, output: str) -> np.ndarray:
