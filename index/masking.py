@@ -1,15 +1,21 @@
 """The last line of defence before a post leaves the index layer for a role without contacts.
 
-`text_masked` is meant to hold the post with its contact data masked, but a post loaded
-without that field carries its raw text there. Whatever the NLP stage did, a view for a
-role that may not see contact data passes through `scrub`: phone numbers, ID-card numbers
-and the names found in the post are masked again here.
+`text_masked` holds the post with its personal data masked by the NLP stage
+(`classify.personal.mask_text`: phone, ID-card and house numbers, and the names
+`classify.names` found). Whatever a stored document holds, every view, export and table
+for a role that may not see contact data passes through `scrub`, which applies the same
+masking again with the post's own names, and masks any other long run of digits. Log lines
+and error messages pass `mask_numbers`, the same masking of numbers.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from classify.personal import mask_numbers, mask_text
+
+__all__ = ["has_contact_digits", "mask_numbers", "scrub"]
 
 # Full-width digits are folded first so that ０２７-８８８８８８８８ is seen as digits.
 _FOLD = str.maketrans("０１２３４５６７８９－＋Ｘｘ", "0123456789-+Xx")
@@ -30,15 +36,12 @@ def _mask_digits(match: re.Match[str]) -> str:
 
 
 def scrub(text: str | None, names: Iterable[str] = ()) -> str:
-    """Return TEXT with phone numbers, ID-card numbers, long digit runs and NAMES masked."""
+    """Return TEXT masked for a role without contact rights, with the post's NAMES."""
     if not text:
         return ""
-    text = text.translate(_FOLD)
-    for pattern in (_ID, _PHONE, _LONG_DIGITS):
-        text = pattern.sub(_mask_digits, text)
-    for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
-        text = text.replace(name, name[0] + "*" * (len(name) - 1))
-    return text
+    text = mask_text(text.translate(_FOLD), names)
+    # Digits no phone or ID pattern recognised (a number typed oddly) are masked too.
+    return _LONG_DIGITS.sub(_mask_digits, text)
 
 
 def has_contact_digits(text: str) -> bool:
