@@ -48,6 +48,13 @@ def _interval(raw: str) -> str:
     return value
 
 
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} and not value.isdigit():
+        raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
 def _bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -185,6 +192,14 @@ SETTINGS: tuple[Setting, ...] = (
         "http://127.0.0.1:8390",
         "Base URL of the bundled demo site; "
         "`qiuzhu demo-site` listens there and the bundled sources point at it.",
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        "Level of every logger (DEBUG, INFO, WARNING, ERROR), Scrapy's and the spiders' "
+        "included; each `-v` of the CLI goes one level lower, each `-q` one higher, and "
+        "crawl and API workers log at the level of the command that started them.",
+        _log_level,
     ),
 )
 
