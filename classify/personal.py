@@ -106,8 +106,28 @@ def masked_phones(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_ANY_DIGIT = re.compile(r"[0-9０-９XxＸｘ]")
+
+
+def _keep_three(number: str) -> str:
+    """Return NUMBER as written with all but its first three digits masked: 138-****-****.
+
+    A mobile prefix or an area code says nothing of a person; the last digits would help
+    to tell who it is. Separators stay, so the text keeps its length and shape.
+    """
+    seen = 0
+    out = []
+    for char in number:
+        if _ANY_DIGIT.match(char):
+            seen += 1
+            out.append(char if seen <= 3 else "*")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def mask_numbers(text: str) -> str:
-    """Return TEXT with its phone and ID-card numbers in their masked display form."""
+    """Return TEXT with its phone, ID-card and house numbers masked, as `mask_text` does."""
     if not text or not _DIGIT.search(text):
         return text
     return mask_text(text)
@@ -180,9 +200,10 @@ def mask_text(
 ) -> str:
     """Return TEXT with phone, ID-card and house numbers and the given NAMES masked.
 
-    SPANS (from `number_spans`) may be given when the caller has them already. This is
-    the masking of every way out for a role without contact rights: `text_masked`, the
-    index layer's views, exports and tables, and every log line (numbers only).
+    Numbers keep their first three digits (138-****-****, 420***************). SPANS
+    (from `number_spans`) may be given when the caller has them already. This is the
+    masking of every way out for a role without contact rights: `text_masked`, the index
+    layer's views, exports and tables, and every log line (numbers only).
     """
     if not text:
         return text
@@ -190,9 +211,9 @@ def mask_text(
         spans = _spans(_ascii(text))
     pieces: list[str] = []
     last = 0
-    for start, end, kind, digits in spans:
+    for start, end, _, _ in spans:
         pieces.append(text[last:start])
-        pieces.append(mask_number(kind, digits))
+        pieces.append(_keep_three(text[start:end]))
         last = end
     pieces.append(text[last:])
     masked = mask_house_numbers("".join(pieces))

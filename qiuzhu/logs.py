@@ -23,7 +23,7 @@ from qiuzhu import settings
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-#: Libraries that log each request or each load at INFO: heard only at DEBUG.
+#: Libraries that log each request, retry or load: heard only at DEBUG (errors always).
 NOISY = ("elastic_transport", "urllib3", "jieba", "asyncio", "filelock", "apscheduler.executors")
 #: Loggers that set their own level on import or set-up (Scrapy's dictConfig): reset.
 OWN_LEVELS = ("scrapy", "twisted", "py.warnings", "uvicorn", "uvicorn.error", "uvicorn.access")
@@ -113,7 +113,9 @@ def set_level(level: int) -> None:
     for name in OWN_LEVELS:
         logging.getLogger(name).setLevel(level)
     for name in NOISY:
-        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
+        # elastic_transport warns, with a traceback, of every retry; qiuzhu's own error
+        # says what failed and how to fix it.
+        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.ERROR)
     os.environ[settings.setting("LOG_LEVEL").env] = level_name(level)
 
 

@@ -189,3 +189,21 @@ def test_place_picker_refuses_an_unknown_level(client, as_role):
 def test_labels_show_the_chinese_label_of_each_code(client, as_role):
     labels = client.get("/api/labels", headers=as_role["ana"]).json()
     assert labels["needs"]["food"] == "生活物资" and labels["team"]["medical"] == "医疗救治组"
+
+
+@pytest.mark.parametrize("words", [NAME, "建国", "百步亭花园"])
+def test_an_analysts_search_matches_the_masked_text_only(client, as_role, words):
+    # A name is in the raw text, its words and the address; none is in the masked text,
+    # so even the hit count tells an analyst nothing.
+    for path, key in (("/api/requests", "total"), ("/api/stats/overview", "posts")):
+        dispatcher = client.get(path, params={"q": words}, headers=as_role["disp"]).json()
+        analyst = client.get(path, params={"q": words}, headers=as_role["ana"]).json()
+        assert dispatcher[key] >= 1, path
+        assert analyst[key] == 0, (path, analyst)
+    csv = client.get("/api/export.csv", params={"q": words}, headers=as_role["ana"]).text
+    assert len(csv.strip().splitlines()) == 1  # the header alone
+
+
+def test_an_analysts_search_finds_what_the_masked_text_says(client, as_role):
+    body = client.get("/api/requests", params={"q": "呼吸困难"}, headers=as_role["ana"]).json()
+    assert body["total"] >= 1 and all("王**" in row["text"] for row in body["rows"])
