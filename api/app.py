@@ -22,7 +22,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
-from index import admin, runs
+
+# index.logins and index.users declare their side indices, which `admin.ensure` creates.
+from index import admin, logins, runs, users  # noqa: F401
 from index.client import Client, make_client
 from index.mapping import Names, names
 from index.masking import mask_numbers

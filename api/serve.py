@@ -62,6 +62,16 @@ def add_user(name: str, role: str, password: str, *, replace: bool = False) -> u
         client.close()
 
 
+def remove_user(name: str) -> int:
+    """Remove user NAME and its API tokens from the configured backlog; return the tokens."""
+    client = make_client()
+    try:
+        ensure(client, names())
+        return users.remove_user(client, names(), name)
+    finally:
+        client.close()
+
+
 def create_token(name: str, label: str = "", days: float | None = None) -> str:
     """Create and return an API token for user NAME."""
     client = make_client()

@@ -199,6 +199,10 @@ class Names:
         return f"{self.prefix}-users"
 
     @property
+    def logins(self) -> str:
+        return f"{self.prefix}-logins"
+
+    @property
     def pattern(self) -> str:
         return f"{self.prefix}-*"
 

@@ -368,6 +368,26 @@ SETTINGS += (
         "VAR_DIR/api-session-secret (sessions then survive restarts on this machine).",
     ),
     Setting("API_SESSION_HOURS", "12", "Hours a console login stays valid.", _float),
+    Setting(
+        "API_LOGIN_FAILURES",
+        "5",
+        "Failed logins of one user within API_LOGIN_WINDOW after which each attempt must wait, "
+        "30 s doubling with each further failure (up to API_LOGIN_WINDOW).",
+        _int,
+    ),
+    Setting(
+        "API_LOGIN_ADDRESS_FAILURES",
+        "20",
+        "Failed logins from one address, whatever the user names, within API_LOGIN_WINDOW "
+        "after which each attempt from it must wait the same way.",
+        _int,
+    ),
+    Setting(
+        "API_LOGIN_WINDOW",
+        "900",
+        "Seconds failed logins are counted for; also the longest wait they impose.",
+        _float,
+    ),
     Setting("API_TOKEN_DAYS", "90", "Days a new API token stays valid by default.", _float),
     Setting(
         "API_CITY_CODE",
