@@ -29,8 +29,11 @@ its surname is what identifies the person, so the surname is masked (`mask_refer
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib.util
 import math
+import os
+import pickle
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -50,7 +53,7 @@ from qiuzhu.errors import ConfigError
 THRESHOLD = 3.0
 #: Candidates scoring this far below the threshold, or half as far above, are read again
 #: with jieba's tagger.
-UNDECIDED = 1.0
+UNDECIDED = 0.75
 
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 # What may stand between a cue word and the name: a colon, a bracket, a space.
@@ -61,9 +64,15 @@ _AGE_AFTER = re.compile(
 )
 _PHONE_AFTER = re.compile(r"^[\s,，:：(（]*(?:电话|手机|联系方式)?[\s,，:：]*(?:\+?86)?1[3-9]\d")
 _LIST = "、/;；"
+#: Entries each memo below holds before it is emptied.
+_MEMO_MAX = 100_000
+#: Whether a word is a plain word (`_plain`), by word.
+_PLAIN: dict[str, bool] = {}
+#: jieba's tags of a candidate's window, by window text (offsets from its start).
+_TAGGED: dict[str, list[tuple[int, int, str]]] = {}
 _CLAUSE_ENDS = set("，。！？；,.!?;\n \t")
 #: Characters of context the tagger reads on each side of a candidate.
-_TAGGER_CONTEXT = 6
+_TAGGER_CONTEXT = 2
 #: Longest place or hospital name looked for around a candidate.
 _ALIAS_MAX = 12
 _HOUSING = re.compile(r"小区|花园|新村|家园|社区|村|大院|宿舍|片区")
@@ -107,7 +116,7 @@ def cues() -> Cues:
 
 @dataclass
 class Statistics:
-    """Surname shares and given-name character weights."""
+    """Surname shares, given-name character weights and jieba's dictionary tags."""
 
     #: Surname -> log10 of its share of the population, in percent (王: 0.86).
     surnames: dict[str, float]
@@ -118,8 +127,14 @@ class Statistics:
     compound: frozenset[str] = field(default_factory=frozenset)
     #: First characters of the words a name or reference may start with.
     starters: frozenset[str] = field(default_factory=frozenset)
-    #: Words that start with a surname but name nobody unless a cue word says so.
-    plain: frozenset[str] = field(default_factory=frozenset)
+    #: jieba's dictionary: the part-of-speech tag and count of every word that starts with
+    #: a starter or a place ending (not the words qiuzhu adds: places and cue phrases).
+    tags: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+#: Bump when the cached statistics change form or meaning.
+FORMAT = 2
 
 
 def _package_file(package: str, name: str) -> Path:
@@ -129,55 +144,94 @@ def _package_file(package: str, name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / name
 
 
+def _sources() -> list[Path]:
+    import jieba
+
+    return [
+        _package_file("ngender", "charfreq.csv"),
+        Path(jieba.__file__).with_name("dict.txt"),
+        resources.files("classify").joinpath("data/persons.yaml"),  # type: ignore[list-item]
+    ]
+
+
 @lru_cache(maxsize=1)
 def statistics() -> Statistics:
-    """Return the surname and given-name statistics (built once per process)."""
-    import jieba
+    """Return the statistics, from the cache under VAR_DIR when it matches its sources."""
+    from faker import VERSION as faker_version
+
+    from qiuzhu import settings
+
+    digest = hashlib.sha1(f"{FORMAT}|{faker_version}".encode())
+    for path in _sources():
+        stat = Path(str(path)).stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    cache = settings.var_dir("cache", f"names-{digest.hexdigest()[:16]}.pickle")
+    if cache.is_file():
+        try:
+            with cache.open("rb") as handle:
+                cached: Statistics = pickle.load(handle)
+            return cached
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            pass  # rebuilt below
+    built = _build()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)
+    except OSError:
+        pass  # built again by the next process
+    return built
+
+
+def _build() -> Statistics:
+    """Build the statistics from Faker's surnames, ngender's counts and jieba's dictionary."""
     from faker.providers.person.zh_CN import Provider
 
     shares: dict[str, float] = dict(Provider.last_names)
     surnames = {name: math.log10(share) for name, share in shares.items()}
-    counts: Counter[str] = Counter()
-    with _package_file("ngender", "charfreq.csv").open(encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            counts[row["char"]] = int(row["male"]) + int(row["female"])
-    jieba.initialize()
-    background: Counter[str] = Counter()
-    for word, freq in jieba.dt.FREQ.items():
-        if freq:
-            for char in word:
-                background[char] += freq
-    given_total = sum(counts.values())
-    text_total = sum(background.values())
-    given = {}
-    for char, count in counts.items():
-        ratio = (count / given_total) / ((background[char] + 1) / text_total)
-        given[char] = math.log(ratio)
-    import jieba.posseg
-
     starters = frozenset({*(n[0] for n in surnames), *cues().prefixes})
-    tags = jieba.posseg.dt.word_tag_tab
-    # Words that start like a name but are common words (高烧, 小区, 时间) or the place
-    # names and cue phrases qiuzhu added to jieba (江岸区: in FREQ without a tag).
-    plain = frozenset(
-        word
-        for word, count in jieba.dt.FREQ.items()
-        if (
-            len(word) >= 2
-            and word[0] in starters
-            and count > 3
-            and not (tags.get(word) or "nr").startswith("nr")
-        )
-        or (count and word not in tags and len(word) >= 2 and word[0] in starters)
-    )
+    # The words whose tags are read: those a name may start with, and those after a
+    # name that start with a place ending (院士 is no place: 李兰娟|院士).
+    kept = starters | cues().place_ends
+    names: Counter[str] = Counter()
+    ngender, dictionary, _ = _sources()
+    with ngender.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            names[row["char"]] = int(row["male"]) + int(row["female"])
+    background: Counter[str] = Counter()
+    tags: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    with Path(str(dictionary)).open(encoding="utf-8") as handle:
+        for line in handle:
+            word, count, tag = [*line.split(), "", ""][:3]
+            frequency = int(count) if count.isdigit() else 0
+            for char in word:
+                background[char] += frequency
+            if word[:1] in kept:
+                tags[word] = tag
+                counts[word] = frequency
+    names_total = sum(names.values())
+    text_total = sum(background.values())
+    given = {
+        char: math.log((count / names_total) / ((background[char] + 1) / text_total))
+        for char, count in names.items()
+    }
     return Statistics(
         surnames=surnames,
         given=given,
         common_given=frozenset(n for n in Provider.first_names if len(n) == 2),
         compound=frozenset(n for n in surnames if len(n) == 2),
         starters=starters,
-        plain=plain,
+        tags=tags,
+        counts=counts,
     )
+
+
+def load() -> None:
+    """Load the statistics and cue words now (the pipeline does, with its other tables)."""
+    _tables()
 
 
 @dataclass(frozen=True)
@@ -221,7 +275,6 @@ class _Post:
         self.text = text
         self.words = words
         self.starts = [0, *accumulate(map(len, words))]
-        self._tags: dict[tuple[int, int], list[tuple[int, int, str]]] = {}
 
     def places(self, start: int, end: int) -> list[tuple[int, int, bool]]:
         """Return the place and hospital names around START..END, and whether each is bare.
@@ -273,34 +326,35 @@ class _Post:
             if text[position] in _CLAUSE_ENDS:
                 last = position
                 break
-        tags = self._tags.get((first, last))
-        if tags is None:
-            tags = []
-            offset = first
-            for pair in jieba.posseg.cut(text[first:last]):
-                tags.append((offset, offset + len(pair.word), pair.flag))
+        window = text[first:last]
+        # Reposts and lists repeat the same few characters around a name: tagged once.
+        tagged = _TAGGED.get(window)
+        if tagged is None:
+            tagged = []
+            offset = 0
+            for pair in jieba.posseg.cut(window):
+                tagged.append((offset, offset + len(pair.word), pair.flag))
                 offset += len(pair.word)
-            self._tags[(first, last)] = tags
+            if len(_TAGGED) >= _MEMO_MAX:
+                _TAGGED.clear()
+            _TAGGED[window] = tagged
         # The tagger's word at START: a person's name exactly (陈玉珍), or a surname it
         # tags as a person before a word it tags otherwise (贺|立新).
-        for s, e, f in tags:
-            if s == start and f.startswith("nr"):
-                return 1.5 if e == end else 1.0 if e == start + 1 else -0.5
+        for s, e, f in tagged:
+            if s + first == start and f.startswith("nr"):
+                return 1.5 if e + first == end else 1.0 if e == s + 1 else -0.5
         return -0.5
-
-
-def _dictionary() -> tuple[dict[str, int], dict[str, str]]:
-    import jieba
-    import jieba.posseg
-
-    jieba.initialize()
-    return jieba.dt.FREQ, jieba.posseg.dt.word_tag_tab
 
 
 @lru_cache(maxsize=1)
 def _tables() -> tuple[Statistics, Cues, dict[str, int], dict[str, str]]:
-    freq, tags = _dictionary()
-    return statistics(), cues(), freq, tags
+    import jieba
+
+    stats = statistics()
+    # jieba's live word counts: its dictionary and the place names and cue phrases qiuzhu
+    # added (a word counted there without a dictionary tag is one of those).
+    jieba.initialize()
+    return stats, cues(), jieba.dt.FREQ, stats.tags
 
 
 def find_names(text: str, words: Sequence[str] | None = None) -> Found:
@@ -315,21 +369,26 @@ def find_names(text: str, words: Sequence[str] | None = None) -> Found:
 
         words = _segmenter(Segmenter).cut(text)
     stats, c, freq, tags = _tables()
-    post: _Post | None = None
+    starters, memo = stats.starters, _PLAIN
+    # Most words start with no surname, and most that do are plain words (小区, 时间,
+    # 江岸区): both are told apart in comprehensions, the rest is read word by word.
+    first = [i for i, word in enumerate(words) if word[0] in starters]
+    for word in {words[i] for i in first} - memo.keys():
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        memo[word] = _plain(word, freq, tags)
+    indices = [i for i in first if not memo.get(words[i]) or _cue_word_before(words, i, c)]
+    if not indices:
+        return Found()
+    post = _Post(text, words)
     names: dict[str, None] = {}
     references: dict[str, None] = {}
     count = len(words)
     taken = 0
-    starters = stats.starters
-    for index, word in enumerate(words):
-        if word[:1] not in starters:
-            continue
-        if post is None:
-            post = _Post(text, words)
+    for index in indices:
+        word = words[index]
         start = post.starts[index]
         if start < taken:
-            continue
-        if word in stats.plain and not _cue_word_before(words, index, c):
             continue
         # A title reference: 王先生 (one word), 程/阿姨, 张/医生, 老李, 小王.
         reference = _reference(word, words[index + 1] if index + 1 < count else "", stats, tags)
@@ -359,9 +418,12 @@ def _segmenter(factory: Any) -> Any:
     return factory()
 
 
-#: A single-character surname that is also a function word (和, 那) names nobody before a
-#: title unless it is at least this common a surname (log10 of percent: 0.1 %).
-_FUNCTION_WORD_SHARE = -1.0
+#: A single-character surname that is also a function word (和, 向, 于) names nobody before
+#: a title unless it is at least this common a surname (log10 of percent: 0.5 %).
+_FUNCTION_WORD_SHARE = -0.3
+#: A compound surname's first character is rarer than this as a surname of its own
+#: (log10 of percent: 0.1 %): 诸葛, 司马, not 高明.
+_COMPOUND_FIRST_SHARE = -1.0
 #: The rarest surname a reference (老X, X先生) may have (log10 of percent: 0.05 %).
 _REFERENCE_SHARE = -1.3
 
@@ -393,7 +455,7 @@ def _surname_size(name: str, stats: Statistics, tags: dict[str, str]) -> int:
     # Compound surnames beyond Faker's (诸葛, 司马): jieba's dictionary knows them as
     # persons, and their first character is rare as a surname of its own (unlike 高明).
     if len(pair) == 2 and tags.get(pair) == "nr" and pair[1] in stats.surnames:
-        return 2 if stats.surnames.get(pair[0], -9.0) < _FUNCTION_WORD_SHARE else 1
+        return 2 if stats.surnames.get(pair[0], -9.0) < _COMPOUND_FIRST_SHARE else 1
     return 1
 
 
@@ -448,7 +510,7 @@ def _score(
         # A rare surname (楼, 区) with nothing around it that speaks of a person.
         score -= 2.0
     score += context
-    if rest[:1] in c.place_ends or name[-1] in c.place_ends:
+    if name[-1] in c.place_ends or (rest[:1] in c.place_ends and _place_follows(end, post)):
         score -= 5.0
     if score < THRESHOLD - UNDECIDED:
         return score  # what follows only lowers it, and reads the gazetteer
@@ -459,6 +521,19 @@ def _score(
     if post.in_place(start, end):
         score -= 8.0
     return score
+
+
+def _place_follows(end: int, post: _Post) -> bool:
+    """Return whether the word at END may end a place name (王家|湾, 陈家|墩) or a word
+    starting with a place ending is another word (李兰娟|院士, 王伟|站在)."""
+    after = bisect_left(post.starts, end)
+    if after >= len(post.words) or post.starts[after] != end:
+        return True  # inside a word: the character alone decides
+    word = post.words[after]
+    if len(word) == 1:
+        return True
+    tag = _tables()[3].get(word)
+    return tag is None or tag.startswith("ns")
 
 
 def _words(
@@ -511,6 +586,19 @@ def place_stems() -> frozenset[str]:
 
 
 _NUMBERED = re.compile(r"(?:^|[\s:：;；,，])(?:\d{1,3}|[一二三四五六七八九十]{1,2})[.、)）]\s*$")
+
+
+def _plain(word: str, freq: dict[str, int], tags: dict[str, str]) -> bool:
+    """Return whether WORD is a common word (高烧, 小区) or a place or cue phrase qiuzhu added.
+
+    Such a word starts like a name but names nobody unless a cue word says so.
+    """
+    if len(word) < 2:
+        return False
+    tag = tags.get(word)
+    if tag is None:
+        return bool(freq.get(word))  # added by qiuzhu (江岸区, 呼吸困难)
+    return not tag.startswith("nr") and freq.get(word, 0) > 3
 
 
 def _cue_word_before(words: Sequence[str], index: int, c: Cues) -> bool:

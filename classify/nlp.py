@@ -187,6 +187,10 @@ def build_nlp() -> Language:
     nlp.add_pipe("qiuzhu_template")
     nlp.add_pipe("qiuzhu_cues")
     nlp.add_pipe("qiuzhu_places")
+    # The statistics that names of private persons are found with (classify.names).
+    from classify import names
+
+    names.load()
     return nlp
 
 
