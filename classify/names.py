@@ -230,7 +230,10 @@ def _build() -> Statistics:
 
 
 def load() -> None:
-    """Load the statistics and cue words now (the pipeline does, with its other tables)."""
+    """Load the statistics, cue words and jieba's tagger now (the pipeline does, with its
+    other tables): importing the tagger reads jieba's dictionary again, half a second."""
+    import jieba.posseg  # noqa: F401
+
     _tables()
 
 
@@ -357,10 +360,11 @@ def _tables() -> tuple[Statistics, Cues, dict[str, int], dict[str, str]]:
     return stats, cues(), jieba.dt.FREQ, stats.tags
 
 
-def find_names(text: str, words: Sequence[str] | None = None) -> Found:
+def find_names(text: str, words: Sequence[str] | None = None, known: Sequence[str] = ()) -> Found:
     """Return the private persons' names and title references in TEXT (NFKC text).
 
     WORDS are TEXT's jieba words (the pipeline's segmentation), cut here when not given.
+    KNOWN are names found already (the template's): where one stands, it is not scored.
     """
     if not text:
         return Found()
@@ -372,12 +376,15 @@ def find_names(text: str, words: Sequence[str] | None = None) -> Found:
     starters, memo = stats.starters, _PLAIN
     # Most words start with no surname, and most that do are plain words (小区, 时间,
     # 江岸区): both are told apart in comprehensions, the rest is read word by word.
-    first = [i for i, word in enumerate(words) if word[0] in starters]
-    for word in {words[i] for i in first} - memo.keys():
-        if len(memo) >= _MEMO_MAX:
-            memo.clear()
-        memo[word] = _plain(word, freq, tags)
-    indices = [i for i in first if not memo.get(words[i]) or _cue_word_before(words, i, c)]
+    indices = []
+    for i in [i for i, word in enumerate(words) if word[0] in starters]:
+        plain = memo.get(words[i])
+        if plain is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            plain = memo[words[i]] = _plain(words[i], freq, tags)
+        if not plain or _cue_word_before(words, i, c):
+            indices.append(i)
     if not indices:
         return Found()
     post = _Post(text, words)
@@ -390,6 +397,10 @@ def find_names(text: str, words: Sequence[str] | None = None) -> Found:
         start = post.starts[index]
         if start < taken:
             continue
+        same = next((name for name in known if text.startswith(name, start)), None)
+        if same is not None:
+            taken = start + len(same)
+            continue
         # A title reference: 王先生 (one word), 程/阿姨, 张/医生, 老李, 小王.
         reference = _reference(word, words[index + 1] if index + 1 < count else "", stats, tags)
         if reference and not post.in_place(start, start + len(reference)):
@@ -398,7 +409,8 @@ def find_names(text: str, words: Sequence[str] | None = None) -> Found:
             continue
         # The longest candidate that reaches the threshold (杨春花 over 杨春), else the best.
         best, best_score = "", -99.0
-        for candidate in _candidates(text, start, word, stats, tags):
+        following = words[index + 1] if index + 1 < count else ""
+        for candidate in _candidates(text, start, word, following, stats, tags):
             score = _score(candidate, start, post, stats, c, freq, tags)
             if score > best_score:
                 best, best_score = candidate, score
@@ -460,14 +472,32 @@ def _surname_size(name: str, stats: Statistics, tags: dict[str, str]) -> int:
 
 
 def _candidates(
-    text: str, start: int, word: str, stats: Statistics, tags: dict[str, str]
+    text: str, start: int, word: str, following: str, stats: Statistics, tags: dict[str, str]
 ) -> list[str]:
-    """Return the name candidates at START, where WORD begins: surname and 1-2 characters."""
+    """Return the name candidates at START, where WORD begins: surname and 1-2 characters.
+
+    Where the words already say where a name would end, only that candidate is scored: a
+    word of the surname and one or two characters (陈玉珍), or a lone surname and the one-
+    or two-character word after it that is no dictionary word (赵|德华). Otherwise both
+    lengths are (龚正华血, 郝|建设: 郝建 masks most of a name whose given name is a word).
+    """
     size = _surname_size(text[start : start + 2], stats, tags)
     if size == 1 and text[start] not in stats.surnames:
         return []
+    rest = len(word) - size
+    if rest == 0 and len(following) == 1:
+        lengths: tuple[int, ...] = (size + 1,)
+    elif rest == 0 and len(following) == 2 and tags.get(following) is None:
+        lengths = (size + 2,)  # 赵|德华: a word jieba's HMM made, the given name whole
+    elif (rest == 2 and stats.given.get(word[-1], -9.0) >= 1.0) or (
+        rest == 1 and len(following) >= 2
+    ):
+        # 陈玉珍 (its last character a given name's), 陈玉|患者: the word is the name.
+        lengths = (size + rest,)
+    else:
+        lengths = (size + 2, size + 1)
     out = []
-    for length in (size + 2, size + 1):
+    for length in lengths:
         candidate = text[start : start + length]
         if len(candidate) == length and _HAN.match(candidate):
             out.append(candidate)
@@ -589,13 +619,17 @@ _NUMBERED = re.compile(r"(?:^|[\s:：;；,，])(?:\d{1,3}|[一二三四五六七
 
 
 def _plain(word: str, freq: dict[str, int], tags: dict[str, str]) -> bool:
-    """Return whether WORD is a common word (高烧, 小区) or a place or cue phrase qiuzhu added.
+    """Return whether WORD is a common word (高烧, 小区, 和), a place or a cue phrase qiuzhu
+    added.
 
     Such a word starts like a name but names nobody unless a cue word says so.
     """
-    if len(word) < 2:
-        return False
     tag = tags.get(word)
+    if len(word) < 2:
+        # A surname that is mostly a function word or a verb (和, 都, 将, 成, 于): read
+        # as a surname only after a cue word; common surnames (王, 张) always.
+        share = statistics().surnames.get(word, 0.0)
+        return tag is not None and tag[:1] in "cpdurymqfveo" and share < _FUNCTION_WORD_SHARE
     if tag is None:
         return bool(freq.get(word))  # added by qiuzhu (江岸区, 呼吸困难)
     return not tag.startswith("nr") and freq.get(word, 0) > 3

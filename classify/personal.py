@@ -161,7 +161,7 @@ def person_names(
     from classify.names import find_names
 
     names = names_from_template(fields or {})
-    for name in find_names(text, words).all:
+    for name in find_names(text, words, names).all:
         if name not in names:
             names.append(name)
     return names
