@@ -6,8 +6,6 @@ the group turns it into one clear line on stderr and the error's exit code.
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Any
 
 import click
@@ -18,7 +16,10 @@ from qiuzhu.errors import QiuzhuError
 
 class _QiuzhuException(click.ClickException):
     def __init__(self, error: QiuzhuError) -> None:
-        super().__init__(error.message)
+        from classify.personal import mask_numbers
+
+        # A message may quote a value from a file or a query: its numbers are masked.
+        super().__init__(mask_numbers(error.message))
         self.exit_code = error.exit_code  # type: ignore[misc]
 
 
@@ -39,18 +40,23 @@ class QiuzhuGroup(click.Group):
 @click.group(cls=QiuzhuGroup)
 @click.version_option(__version__, prog_name="qiuzhu")
 @click.option(
-    "-v", "--verbose", count=True, help="Log more: once for INFO details, twice for DEBUG."
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log more: each -v goes one level below QIUZHU_LOG_LEVEL (INFO: -v logs DEBUG).",
 )
-def main(verbose: int) -> None:
+@click.option(
+    "-q",
+    "--quiet",
+    count=True,
+    help="Log less: each -q goes one level above QIUZHU_LOG_LEVEL (-q logs warnings only).",
+)
+def main(verbose: int, quiet: int) -> None:
     """Turn scattered public help requests into one searchable, deduplicated backlog."""
-    level = logging.WARNING - 10 * min(verbose, 2) if verbose else logging.INFO
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("elastic_transport", "urllib3", "jieba"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    from qiuzhu import logs
+
+    # Every logger, Scrapy's and the workers' this command starts, logs at this level.
+    logs.configure(logs.chosen_level(verbose, quiet))
 
 
 @main.command("settings")

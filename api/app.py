@@ -22,11 +22,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import auth
-from index import admin, runs
+
+# index.logins and index.users declare their side indices, which `admin.ensure` creates.
+from index import admin, logins, runs, users  # noqa: F401
 from index.client import Client, make_client
 from index.mapping import Names, names
+from index.masking import mask_numbers
 from index.users import User
-from qiuzhu import __version__, settings
+from qiuzhu import __version__, logs, settings
 from qiuzhu.errors import QiuzhuError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,8 @@ def create_app(
     Every argument overrides the matching setting (QIUZHU_ES_URLS, QIUZHU_INDEX_PREFIX,
     QIUZHU_API_SESSION_SECRET, QIUZHU_API_SESSION_HOURS).
     """
+    # A worker process that uvicorn started logs through the masking handler too.
+    logs.ensure_configured()
     # Enough connections for every worker thread, so concurrent searches never queue here.
     client = client or make_client(es_urls, connections_per_node=64)
     index_names = names(prefix)
@@ -139,7 +144,10 @@ def create_app(
     @app.exception_handler(QiuzhuError)
     async def qiuzhu_error(request: Request, exc: QiuzhuError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=headers)
+        # An error may quote what was sent (a search, a value): its numbers are masked.
+        return JSONResponse(
+            {"error": mask_numbers(exc.message)}, status_code=exc.status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

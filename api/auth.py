@@ -1,11 +1,12 @@
 """Who is calling: console sessions (signed cookie + CSRF token) and API tokens (Bearer).
 
-A session cookie holds the user name, role, expiry and a random nonce, signed with
-HMAC-SHA256; it is HttpOnly and SameSite=Strict. Every state-changing request made with a
-session must also carry `X-CSRF-Token`, an HMAC of the session's nonce that the console
-reads from its page. Bearer tokens are checked against their stored digest. Users and
-tokens are looked up again at most every few seconds, so a disabled user or a changed
-role takes effect quickly without a lookup per request.
+A session cookie holds the user name, role, expiry, a random nonce and a key derived from
+the user's password hash, signed with HMAC-SHA256; it is HttpOnly and SameSite=Strict. A
+new password, or the user's removal, ends every session. Every state-changing request
+made with a session must also carry `X-CSRF-Token`, an HMAC of the session's nonce that
+the console reads from its page. Bearer tokens are checked against their stored digest.
+Users and tokens are looked up again at most every few seconds, so a disabled, removed or
+re-passworded user or a changed role takes effect quickly without a lookup per request.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Signer:
         payload = {
             "u": user.name,
             "r": user.role,
+            "k": user.session_key,
             "e": int(time.time() + self.seconds),
             "n": secrets.token_urlsafe(16),
         }
@@ -89,7 +91,8 @@ class Signer:
             return None
         if payload["e"] < time.time():
             return None
-        return Session(User(payload["u"], payload["r"]), payload["n"], payload["e"])
+        user = User(payload["u"], payload["r"], payload.get("k", ""))
+        return Session(user, payload["n"], payload["e"])
 
     def csrf(self, session: Session) -> str:
         return self._mac(f"csrf:{session.nonce}".encode())
@@ -180,6 +183,8 @@ class Authenticator:
         user = self._user(session.user.name, lookup)
         if user is None:
             raise NotAuthenticated("This user no longer exists or is disabled: log in again.")
+        if not hmac.compare_digest(user.session_key, session.user.session_key):
+            raise NotAuthenticated("The password was changed since this login: log in again.")
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(sent, self.signer.csrf(session)):

@@ -100,7 +100,8 @@ def filters(params: QueryParams, *, contacts: bool) -> Filters:
     """Return the Filters the query PARAMS ask for.
 
     Without CONTACTS (a role that may not see contact data), searching for a phone or
-    ID-card number is refused: its hit count alone would tell whether a number is in a post.
+    ID-card number is refused: its hit count alone would tell whether a number is in a post;
+    and the text is matched against the masked text only, so no name is found either.
 
     Raises:
         InvalidInput: a value is not of the expected form or not a known code.
@@ -123,6 +124,7 @@ def filters(params: QueryParams, *, contacts: bool) -> Filters:
         since=_when(params, "since"),
         until=_when(params, "until"),
         located=_bool(params, "located"),
+        masked_text=not contacts,
         **values,
     )
     result.validate()

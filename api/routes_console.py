@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from api import labels
 from api.app import HERE, Caller, state_of
 from api.auth import COOKIE, require
-from index import runs, users
+from index import logins, runs, users
 from qiuzhu import settings
 from qiuzhu.errors import Forbidden, NotAuthenticated
 
@@ -68,14 +68,35 @@ def login(
     if not _same_origin(request):
         raise Forbidden("Log in from the console's own login page.")
     state = state_of(request)
-    user = users.authenticate(state.client, state.names, name.strip(), password)
+    name = name.strip()
+    # Behind a proxy, uvicorn gives the client's address from X-Forwarded-For when the
+    # proxy is trusted (FORWARDED_ALLOW_IPS; 127.0.0.1 by default).
+    address = request.client.host if request.client else "unknown"
+    wait = logins.wait_seconds(state.client, state.names, name, address)
+    if wait:
+        # Refused before the password is checked: guessing costs the guesser time alone.
+        minutes = max(1, round(wait / 60))
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "error": f"登录失败次数过多，请{minutes}分钟后再试。"
+                f"Too many failed logins: try again in {minutes} min.",
+                "page": "login",
+            },
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    user = users.authenticate(state.client, state.names, name, password)
     if user is None:
+        logins.record_failure(state.client, state.names, name, address)
         return templates.TemplateResponse(
             request,
             "login.html",
             {"error": "用户名或密码不正确。Wrong name or password.", "page": "login"},
             status_code=401,
         )
+    logins.record_success(state.client, state.names, name)
     response = RedirectResponse(HOME[user.role], status_code=303)
     response.set_cookie(
         COOKIE,

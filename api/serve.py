@@ -38,7 +38,11 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        # No logging set-up of uvicorn's own: its loggers reach qiuzhu's masking handler
+        # (api.app configures it in each worker), at the level of the command. No access
+        # log: request lines carry search words.
+        log_config=None,
+        log_level=max(logging.getLogger().getEffectiveLevel(), logging.WARNING),
         access_log=False,
     )
 
@@ -54,6 +58,16 @@ def add_user(name: str, role: str, password: str, *, replace: bool = False) -> u
     try:
         ensure(client, names())
         return users.add_user(client, names(), name, role, password, replace=replace)
+    finally:
+        client.close()
+
+
+def remove_user(name: str) -> int:
+    """Remove user NAME and its API tokens from the configured backlog; return the tokens."""
+    client = make_client()
+    try:
+        ensure(client, names())
+        return users.remove_user(client, names(), name)
     finally:
         client.close()
 

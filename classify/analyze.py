@@ -24,7 +24,7 @@ from classify.features import PostView
 from classify.model import Model, get_model
 from classify.needs import decide_kind, decide_needs, score_needs
 from classify.nlp import WORDS_KEY, get_nlp, keep_dictionary_words, normalise
-from classify.personal import mask_text, names_from_template, number_spans, scan_numbers
+from classify.personal import mask_text, number_spans, person_names, scan_numbers
 from classify.urgency import decide_urgency
 from qiuzhu.errors import InvalidInput
 
@@ -214,7 +214,7 @@ def _analyze(
     phones, masked, id_numbers = scan_numbers(text, numbers)
     out["phones"] = masked
     out["id_numbers"] = [f"{n[:6]}********{n[-4:]}" for n in id_numbers]
-    out["names"] = names_from_template(fields)
+    out["names"] = person_names(norm_text, fields, doc.user_data.get(WORDS_KEY))
     # What roles that may not see contact data are shown instead of the text.
     out["text_masked"] = mask_text(text, out["names"], numbers)
     out["template"] = fields

@@ -152,9 +152,7 @@ def decide(model: Model, view: PostView) -> Decision:
             urgency_cues = (
                 _cue_phrases(view.cues, "urgency:high")
                 or _cue_phrases(view.cues, "patient")
-                or (words or _Words(model, featured)).weighing(
-                    f"urgency:{urgency}", MAX_NEED_CUES
-                )
+                or (words or _Words(model, featured)).weighing(f"urgency:{urgency}", MAX_NEED_CUES)
             )[: MAX_NEED_CUES + 2]
     return Decision(
         kind=kind,

@@ -165,6 +165,10 @@ def keep_dictionary_words(nlp: Language, words: set[str]) -> int:
 
 def build_nlp() -> Language:
     """Return a new pipeline (slow: loads jieba and the gazetteer; use `get_nlp`)."""
+    import jieba
+
+    # jieba sets its own logger to DEBUG on import and writes to stderr itself.
+    jieba.setLogLevel(logging.WARNING)
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     # qiuzhu reads tokens' text and offsets, never spaCy's other lexical attributes (shape,
     # like_num, stop words...). Computing all 23 for each new word, and the numbers and
@@ -172,9 +176,6 @@ def build_nlp() -> Language:
     vocab: Any = nlp.vocab  # spaCy's type stubs omit lex_attr_getters
     getters = vocab.lex_attr_getters
     vocab.lex_attr_getters = {a: getters[a] for a in (attrs.LOWER, attrs.NORM) if a in getters}
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
     words = _custom_words()
     for word in words:
         jieba.add_word(word, freq=_WORD_FREQ)
@@ -186,6 +187,10 @@ def build_nlp() -> Language:
     nlp.add_pipe("qiuzhu_template")
     nlp.add_pipe("qiuzhu_cues")
     nlp.add_pipe("qiuzhu_places")
+    # The statistics that names of private persons are found with (classify.names).
+    from classify import names
+
+    names.load()
     return nlp
 
 

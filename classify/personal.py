@@ -1,9 +1,9 @@
-"""Find and mask personal data: phone numbers, ID-card numbers and names from templates."""
+"""Find and mask personal data: phone, ID-card and house numbers, and names (classify.names)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # Full-width digits and signs to ASCII, one character for one so offsets stay valid.
 _WIDTH = str.maketrans("０１２３４５６７８９＋－　", "0123456789+- ")
@@ -22,6 +22,7 @@ _NAME_NOISE = re.compile(r"[（(][^)）]*[)）]|先生|女士|老人|患者|病�
 
 
 _WIDE = re.compile("[０-９＋－　]")
+_DIGIT = re.compile("[0-9０-９]")
 
 
 def _ascii(text: str) -> str:
@@ -105,6 +106,33 @@ def masked_phones(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+_ANY_DIGIT = re.compile(r"[0-9０-９XxＸｘ]")
+
+
+def _keep_three(number: str) -> str:
+    """Return NUMBER as written with all but its first three digits masked: 138-****-****.
+
+    A mobile prefix or an area code says nothing of a person; the last digits would help
+    to tell who it is. Separators stay, so the text keeps its length and shape.
+    """
+    seen = 0
+    out = []
+    for char in number:
+        if _ANY_DIGIT.match(char):
+            seen += 1
+            out.append(char if seen <= 3 else "*")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def mask_numbers(text: str) -> str:
+    """Return TEXT with its phone, ID-card and house numbers masked, as `mask_text` does."""
+    if not text or not _DIGIT.search(text):
+        return text
+    return mask_text(text)
+
+
 def clean_name(value: str) -> str:
     """Return the person name in a template name field, or "" when it is not one."""
     value = _NAME_NOISE.sub("", value or "").strip(" ,，。、:：")
@@ -122,17 +150,60 @@ def names_from_template(fields: dict[str, str]) -> list[str]:
     return names
 
 
+def person_names(
+    text: str, fields: dict[str, str] | None = None, words: Sequence[str] | None = None
+) -> list[str]:
+    """Return the names of private persons in a post: template fields first, then free text.
+
+    TEXT is the normalised post, WORDS its jieba words when the caller has them. Title
+    references (王先生, 老李) are among the names; `mask_name` masks their surname.
+    """
+    from classify.names import find_names
+
+    names = names_from_template(fields or {})
+    for name in find_names(text, words, names).all:
+        if name not in names:
+            names.append(name)
+    return names
+
+
 def mask_name(name: str) -> str:
-    """Return NAME with all but its first character masked."""
-    return name[:1] + "*" * (len(name) - 1)
+    """Return NAME masked: all but its first character (陈**), or a title's surname (*先生)."""
+    from classify.names import mask_reference
+
+    return mask_reference(name)
+
+
+# Below the community: 7栋2单元302, 3号楼1单元, 2-1-502, 1201室. A building alone stays.
+_HOUSE = re.compile(
+    r"(?:[0-9一二三四五六七八九十零〇]+\s*(?:号楼|栋|幢|座|单元|楼|层|号|室|户)\s*){2,}(?:[0-9]{2,4}(?![0-9]))?"
+    r"|(?<![0-9-])[0-9]{1,3}-[0-9]{1,2}-[0-9]{2,4}(?![0-9-])"
+    r"|(?<![0-9])[0-9]{3,4}\s*(?:室|房|户)"
+)
+_HOUSE_DIGIT = re.compile(r"[0-9一二三四五六七八九十零〇]")
+
+
+def mask_house_numbers(text: str) -> str:
+    """Return TEXT with building, unit and room numbers masked (7栋2单元302 -> *栋*单元***)."""
+    if not _DIGIT_OR_NUMERAL.search(text):
+        return text
+    return _HOUSE.sub(lambda match: _HOUSE_DIGIT.sub("*", match.group()), text)
+
+
+_DIGIT_OR_NUMERAL = re.compile(
+    r"[0-9一二三四五六七八九十零〇]\s*(?:号楼|栋|幢|座|单元|楼|层|号|室|户|房|-)"
+)
 
 
 def mask_text(
     text: str, names: Iterable[str] = (), spans: list[tuple[int, int, str, str]] | None = None
 ) -> str:
-    """Return TEXT with phone numbers, ID-card numbers and the given NAMES masked.
+    """Return TEXT with phone, ID-card and house numbers and the given NAMES masked.
 
-    SPANS (from `number_spans`) may be given when the caller has them already.
+    Numbers keep their first three digits (138-****-****, 420***************). SPANS
+    (from `number_spans`) may be given when the caller has them already. This is the
+    masking of every way out for a role without contact rights: `text_masked`, the index
+    layer's views, exports and tables, and every log line (numbers only).
     """
     if not text:
         return text
@@ -140,12 +211,13 @@ def mask_text(
         spans = _spans(_ascii(text))
     pieces: list[str] = []
     last = 0
-    for start, end, kind, digits in spans:
+    for start, end, _, _ in spans:
         pieces.append(text[last:start])
-        pieces.append(mask_number(kind, digits))
+        pieces.append(_keep_three(text[start:end]))
         last = end
     pieces.append(text[last:])
-    masked = "".join(pieces)
-    for name in sorted({n for n in names if len(n) >= 2}, key=len, reverse=True):
-        masked = masked.replace(name, mask_name(name))
+    masked = mask_house_numbers("".join(pieces))
+    for name in sorted({n for n in names if n and len(n) >= 2}, key=len, reverse=True):
+        if name in masked:
+            masked = masked.replace(name, mask_name(name))
     return masked

@@ -21,7 +21,9 @@ from crawlers.registry import Source, load_sources, select_sources
 from crawlers.report import SourceReport, build_report, format_report
 from crawlers.spiders import spider_for
 from crawlers.state import state_dir as default_state_dir
+from qiuzhu import logs
 from qiuzhu import settings as qiuzhu_settings
+from qiuzhu.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +117,14 @@ def crawl(
     base.set("QIUZHU_FULL_READ", full_read, priority="cmdline")
     jobdir = jobdir if jobdir is not None else qiuzhu_settings.get("CRAWL_JOBDIR")
     job_path = Path(jobdir) if jobdir and not dry_run else None
-    # Under `qiuzhu` the CLI has configured logging already; Scrapy should not add a handler.
-    base.set("LOG_INSTALL_ROOT_HANDLER", not logging.getLogger().handlers, priority="cmdline")
+    # One level for every logger: `-s LOG_LEVEL=...`, else the one the caller configured
+    # (the CLI's -v/-q), else the LOG_LEVEL setting. Scrapy's own set-up (in
+    # CrawlerProcess) sets its loggers to DEBUG, so the level is applied after it.
+    level = _crawl_level(settings_overrides)
+    base.set("LOG_LEVEL", logs.level_name(level), priority="cmdline")
+    logs.set_level(level)
     process = CrawlerProcess(base)
+    logs.set_level(level)
     crawlers: list[tuple[Source, Crawler]] = []
     for index, source in enumerate(sources):
         per_source = base.copy()
@@ -142,6 +149,18 @@ def crawl(
     return reports
 
 
+def _crawl_level(overrides: Mapping[str, Any] | None) -> int:
+    """Return the level of this crawl's logs, configuring logging when nobody has yet."""
+    logs.ensure_configured()
+    wanted = (overrides or {}).get("LOG_LEVEL")
+    if wanted in (None, ""):
+        return logging.getLogger().getEffectiveLevel()
+    try:
+        return logs.parse_level(wanted)
+    except ValueError as exc:
+        raise InvalidInput(f"-s LOG_LEVEL={wanted!r}: {exc}.") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Crawl from the command line and print the reports as JSON (one process per crawl)."""
     parser = argparse.ArgumentParser(prog="python -m crawlers.run", description=main.__doc__)
@@ -164,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="override a Scrapy setting",
     )
     args = parser.parse_args(argv)
+    logs.configure()
     overrides = dict(item.split("=", 1) for item in args.set)
     reports = crawl(
         args.sources,

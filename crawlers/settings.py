@@ -6,6 +6,7 @@ Order of the item pipelines lives here only. `qiuzhu crawl -s KEY=VALUE` overrid
 from __future__ import annotations
 
 from qiuzhu import __version__
+from qiuzhu import settings as qiuzhu_settings
 
 BOT_NAME = "qiuzhu"
 SPIDER_MODULES: list[str] = []
@@ -52,6 +53,12 @@ QIUZHU_OUTPUT = ""
 TELNETCONSOLE_ENABLED = False
 # The per-source report (crawlers.report) replaces the full stats dump.
 STATS_DUMP = False
-LOG_LEVEL = "INFO"
+# The level is the LOG_LEVEL setting (qiuzhu.logs), applied by crawlers.run to every logger;
+# `-s LOG_LEVEL=...` overrides it for one crawl.
+LOG_LEVEL = str(qiuzhu_settings.get("LOG_LEVEL"))
+# qiuzhu.logs installs the one root handler, which masks numbers in every line.
+LOG_INSTALL_ROOT_HANDLER = False
+# Items are never logged: their text, phones and names stay out of every log.
+LOG_FORMATTER = "crawlers.logformat.PrivateLogFormatter"
 # Dropped items are counted per reason in the report; one log line each is noise.
 DEFAULT_DROPITEM_LOG_LEVEL = "DEBUG"

@@ -24,6 +24,7 @@ from index.mapping import (
     index_body,
     mapping_digest,
 )
+from index.masking import remask
 from qiuzhu import settings
 from qiuzhu.errors import ConfigError, Conflict
 
@@ -187,8 +188,12 @@ def _add_fields(client: Elasticsearch, index: str, mapping: dict[str, Any], kind
 
 
 def _carded(source: dict[str, Any]) -> dict[str, Any]:
-    """Return SOURCE with a dedup card, which documents written before cards lack."""
-    if source.get("dedup_card") or not source.get("text"):
+    """Return SOURCE as the current code writes it: names found and masked again (with
+    the masking of today), and a dedup card, which documents written before cards lack."""
+    if not source.get("text"):
+        return source
+    source = remask(source)
+    if source.get("dedup_card"):
         return source
     return {**source, "dedup_card": card_of(source)}
 

@@ -21,6 +21,7 @@ from index.mapping import (
     URGENCY_RANK,
     WORKFLOW_FIELDS,
 )
+from index.masking import masked_fields
 from qiuzhu.errors import InvalidInput
 
 #: Default team for a request, from its first need that has one (see README: teams).
@@ -116,6 +117,13 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
     if urgency not in URGENCY_RANK:
         raise InvalidInput(f"urgency {urgency!r} is not one of {', '.join(URGENCY_RANK)}")
     template = post.get("template") or {}
+    names = _as_list(post.get("names"))
+    text_masked = post.get("text_masked")
+    if not isinstance(text_masked, str) or not text_masked:
+        # A post analysed without masking (an older `qiuzhu analyze`): never store its raw
+        # text where roles without contact rights read and search.
+        masked = masked_fields(text, template, names)
+        names, text_masked = masked.names, masked.text_masked
     doc: dict[str, Any] = {key: None for key in REQUEST_PROPERTIES if key not in WORKFLOW_FIELDS}
     doc.update(
         id=doc_id,
@@ -129,7 +137,7 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
         title=post.get("title"),
         text=text,
         text_seg=post.get("text_seg"),
-        text_masked=post.get("text_masked") or text,
+        text_masked=text_masked,
         reply_state=post.get("reply_state") or None,
         deleted=bool(post.get("deleted", False)),
         truncated=bool(post.get("truncated", False)),
@@ -156,7 +164,7 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
         doc[f"{level}_code"] = post.get(f"{level}_code") or None
     doc["template"] = {key: template.get(key) or None for key in TEMPLATE_FIELDS}
     doc["personal"] = {
-        "names": _as_list(post.get("names")),
+        "names": names,
         "template_name": template.get("name") or None,
         "phones": _as_list(post.get("phones")),
         "id_numbers": _as_list(post.get("id_numbers")),

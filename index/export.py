@@ -73,7 +73,7 @@ def rows(
     The caller must have checked that the role may see contacts before passing CONTACTS.
     """
     filters.validate()
-    text = text_query(filters.text)
+    text = text_query(filters.text, filters.masked_text)
     query = Q("bool", must=[text] if text else [], filter=filter_clauses(filters)).to_dict()
     includes = [*ROW_FIELDS, "text_masked", "personal.names", "template", "url"]
     if contacts:

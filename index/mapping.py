@@ -47,8 +47,9 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     "title": TEXT,
     "text": TEXT,
     "text_seg": {"type": "text", "analyzer": "whitespace"},
-    # Personal data masked: what roles that may not see contact data are shown.
-    "text_masked": {"type": "text", "index": False},
+    # Personal data masked: what roles that may not see contact data are shown, and the
+    # only text their searches match (one token per Han character, like `text`).
+    "text_masked": TEXT,
     "images": STORED,
     "reply_state": KEYWORD,
     "deleted": BOOLEAN,
@@ -201,6 +202,10 @@ class Names:
     @property
     def users(self) -> str:
         return f"{self.prefix}-users"
+
+    @property
+    def logins(self) -> str:
+        return f"{self.prefix}-logins"
 
     @property
     def pattern(self) -> str:

@@ -25,6 +25,9 @@ MAX_WINDOW = 10_000
 MAX_TEXT = 200
 FACETS = ("district", "street", "community", "needs", "urgency", "kind", "status", "team", "source")
 
+#: The only fields a search by a role without contact rights matches.
+MASKED_TEXT_FIELDS = ("text_masked",)
+
 #: Fields that hold personal data; never sent to roles that may not see contact data.
 PERSONAL_SOURCE = (
     "personal",
@@ -57,6 +60,9 @@ class Filters:
     since: datetime | date | None = None
     until: datetime | date | None = None
     located: bool | None = None
+    #: Match the text against `text_masked` alone: for roles without contact rights, whose
+    #: search must not tell whether a post holds a name, phone or address.
+    masked_text: bool = False
 
     def validate(self) -> None:
         """Raise InvalidInput when a filter cannot be right."""
@@ -100,11 +106,28 @@ def filter_clauses(filters: Filters) -> list[Query]:
     return clauses
 
 
-def text_query(text: str) -> Query | None:
-    """Return the scoring query for a dispatcher's free text, or None for none."""
+def text_query(text: str, masked: bool = False) -> Query | None:
+    """Return the scoring query for free text, or None for none.
+
+    With MASKED (a role without contact rights), only `text_masked` is matched: the raw
+    text, its words (`text_seg`), the title and the address hold names and numbers.
+    """
     text = text.strip()
     if not text:
         return None
+    if masked:
+        return Q(
+            "bool",
+            must=[
+                Q(
+                    "simple_query_string",
+                    query=text,
+                    fields=list(MASKED_TEXT_FIELDS),
+                    default_operator="and",
+                )
+            ],
+            should=[Q("match_phrase", text_masked={"query": text, "boost": 3})],
+        )
     return Q(
         "bool",
         must=[
@@ -150,7 +173,7 @@ def build_search(
     if page < 1 or page * size > MAX_WINDOW:
         raise InvalidInput(f"Pages go from 1 to {MAX_WINDOW // size} at this page size.")
     search = Search(index=names.requests)
-    query = text_query(filters.text)
+    query = text_query(filters.text, filters.masked_text)
     search = search.query(Q("bool", must=[query] if query else [], filter=filter_clauses(filters)))
     urgency_field = "cluster_urgency_rank" if collapse else "urgency_rank"
     if sort == "urgency":

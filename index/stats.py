@@ -32,7 +32,7 @@ def query(filters: Filters) -> dict[str, Any]:
     filters.validate()
     if not filters.kind:
         filters = replace(filters, kind=["request"])
-    text = text_query(filters.text)
+    text = text_query(filters.text, filters.masked_text)
     return Q("bool", must=[text] if text else [], filter=filter_clauses(filters)).to_dict()
 
 

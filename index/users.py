@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,10 +47,15 @@ _hasher = PasswordHasher()
 
 @dataclass(frozen=True)
 class User:
-    """Who is calling, and with which role."""
+    """Who is calling, and with which role.
+
+    `session_key` changes with the password: a console session carries the key of the
+    password it was opened with, so a new password ends every older session.
+    """
 
     name: str
     role: str
+    session_key: str = field(default="", compare=False, repr=False)
 
     @property
     def sees_contacts(self) -> bool:
@@ -127,7 +132,13 @@ def get_user(client: Elasticsearch, names: Names, name: str) -> User | None:
             return None
     if doc.get("disabled"):
         return None
-    return User(doc["name"], doc["role"])
+    return _user(doc)
+
+
+def _user(doc: dict[str, Any]) -> User:
+    # A digest of the stored hash (itself salted anew by each password change).
+    key = hashlib.sha256(f"session:{doc['password_hash']}".encode()).hexdigest()[:24]
+    return User(doc["name"], doc["role"], key)
 
 
 def authenticate(client: Elasticsearch, names: Names, name: str, password: str) -> User | None:
@@ -145,7 +156,33 @@ def authenticate(client: Elasticsearch, names: Names, name: str, password: str) 
         return None
     if doc.get("disabled"):
         return None
-    return User(doc["name"], doc["role"])
+    return _user(doc)
+
+
+def remove_user(client: Elasticsearch, names: Names, name: str) -> int:
+    """Remove user NAME and every API token of it; return how many tokens went.
+
+    Its console sessions end with it: each request looks the user up again (within the
+    few seconds the API remembers a lookup).
+
+    Raises:
+        NotFound: no such user.
+    """
+    with answering(client):
+        try:
+            client.delete(index=names.users, id=f"user:{name}", refresh=True)
+        except NotFoundError:
+            raise NotFound(f"No user is called {name!r}.") from None
+        found = client.search(
+            index=names.users,
+            query={"bool": {"filter": [{"term": {"kind": "token"}}, {"term": {"name": name}}]}},
+            source=False,
+            size=10_000,
+        )
+        ids = [hit["_id"] for hit in found["hits"]["hits"]]
+        for token_id in ids:
+            client.delete(index=names.users, id=token_id, refresh=True)
+    return len(ids)
 
 
 def _digest(token: str) -> str:

@@ -65,3 +65,14 @@ class Unavailable(QiuzhuError):
 
     status = 503
     exit_code = 3
+
+
+class TooManyRequests(QiuzhuError):
+    """Too many failed attempts: wait before trying again."""
+
+    status = 429
+    exit_code = 5
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

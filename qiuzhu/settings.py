@@ -52,6 +52,13 @@ def _interval(raw: str) -> str:
     return value
 
 
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} and not value.isdigit():
+        raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return value
+
+
 def _bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -204,6 +211,14 @@ SETTINGS: tuple[Setting, ...] = (
         "http://127.0.0.1:8390",
         "Base URL of the bundled demo site; "
         "`qiuzhu demo-site` listens there and the bundled sources point at it.",
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "INFO",
+        "Level of every logger (DEBUG, INFO, WARNING, ERROR), Scrapy's and the spiders' "
+        "included; each `-v` of the CLI goes one level lower, each `-q` one higher, and "
+        "crawl and API workers log at the level of the command that started them.",
+        _log_level,
     ),
 )
 
@@ -388,6 +403,26 @@ SETTINGS += (
         "VAR_DIR/api-session-secret (sessions then survive restarts on this machine).",
     ),
     Setting("API_SESSION_HOURS", "12", "Hours a console login stays valid.", _float),
+    Setting(
+        "API_LOGIN_FAILURES",
+        "5",
+        "Failed logins of one user within API_LOGIN_WINDOW after which each attempt must wait, "
+        "30 s doubling with each further failure (up to API_LOGIN_WINDOW).",
+        _int,
+    ),
+    Setting(
+        "API_LOGIN_ADDRESS_FAILURES",
+        "20",
+        "Failed logins from one address, whatever the user names, within API_LOGIN_WINDOW "
+        "after which each attempt from it must wait the same way.",
+        _int,
+    ),
+    Setting(
+        "API_LOGIN_WINDOW",
+        "900",
+        "Seconds failed logins are counted for; also the longest wait they impose.",
+        _float,
+    ),
     Setting("API_TOKEN_DAYS", "90", "Days a new API token stays valid by default.", _float),
     Setting(
         "API_CITY_CODE",

@@ -198,3 +198,21 @@ def test_rows_and_detail_say_when_the_full_text_could_not_be_fetched(client, as_
     detail = client.get("/api/requests/weibo:8", headers=as_role["ana"]).json()
     assert detail["truncated"] is True
     assert client.get("/api/requests/weibo:4", headers=as_role["disp"]).json()["truncated"] is False
+
+
+@pytest.mark.parametrize("words", [NAME, "建国", "百步亭花园"])
+def test_an_analysts_search_matches_the_masked_text_only(client, as_role, words):
+    # A name is in the raw text, its words and the address; none is in the masked text,
+    # so even the hit count tells an analyst nothing.
+    for path, key in (("/api/requests", "total"), ("/api/stats/overview", "posts")):
+        dispatcher = client.get(path, params={"q": words}, headers=as_role["disp"]).json()
+        analyst = client.get(path, params={"q": words}, headers=as_role["ana"]).json()
+        assert dispatcher[key] >= 1, path
+        assert analyst[key] == 0, (path, analyst)
+    csv = client.get("/api/export.csv", params={"q": words}, headers=as_role["ana"]).text
+    assert len(csv.strip().splitlines()) == 1  # the header alone
+
+
+def test_an_analysts_search_finds_what_the_masked_text_says(client, as_role):
+    body = client.get("/api/requests", params={"q": "呼吸困难"}, headers=as_role["ana"]).json()
+    assert body["total"] >= 1 and all("王**" in row["text"] for row in body["rows"])

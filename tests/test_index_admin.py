@@ -103,6 +103,31 @@ def test_migrate_gives_documents_written_before_dedup_cards_their_card(backlog):
     assert card["_text_length"] == len(older["text"])
 
 
+def test_migrate_finds_the_names_of_documents_masked_before_names_in_free_text(backlog):
+    from index.bulk import Spool, create_action, write
+    from index.documents import crawled_part
+
+    text = "我妈妈刘桂芝发烧五天，电话13800001234，住7栋2单元302"
+    # A document as older code wrote it: the raw text where the masked text belongs.
+    older = crawled_part({**post(5), "text": text, "text_masked": text, "names": []})
+    write(backlog.client, [create_action(backlog.names.requests, older)], Spool(backlog.spool_dir))
+    backlog.refresh()
+    result = admin.migrate(backlog.client, backlog.names, force=True)
+    backlog.refresh()
+    after = backlog.client.get(index=result.new, id="fixture:5")["_source"]
+    assert after["text"] == text
+    assert after["text_masked"] == "我妈妈刘**发烧五天，电话138********，住*栋*单元***"
+    assert after["personal"]["names"] == ["刘桂芝"]
+
+
+def test_documents_loaded_without_masked_text_are_masked_on_the_way_in():
+    from index.documents import crawled_part
+
+    doc = crawled_part({"id": "1", "source": "x", "text": "患者陈玉珍，61岁，电话13800001234"})
+    assert doc["text_masked"] == "患者陈**，61岁，电话138********"
+    assert doc["personal"]["names"] == ["陈玉珍"]
+
+
 def test_migrate_notices_an_older_mapping(backlog, monkeypatch):
     changed = {
         **REQUEST_MAPPING,

@@ -1,4 +1,4 @@
-"""`qiuzhu analyze` and `qiuzhu eval`: the NLP stage on JSONL files, without Elasticsearch."""
+"""`qiuzhu analyze`, `qiuzhu eval` and `qiuzhu eval-masking`: the NLP stage on JSONL files."""
 
 from __future__ import annotations
 
@@ -181,4 +181,27 @@ def agreement_command(first: tuple[Path, ...], second: Path, as_json: bool) -> N
         click.echo(format_agreement(result))
 
 
-COMMANDS = (analyze_command, eval_command, train_command, agreement_command)
+@click.command("eval-masking")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--misses",
+    is_flag=True,
+    help="Also list every name left unmasked, place masked and unlabelled name found, by "
+    "post id (the labelled strings, not the posts' text).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def eval_masking_command(labelled: Path, misses: bool, as_json: bool) -> None:
+    """Measure the masking of names on labelled invented posts (JSONL: id, text, names,
+    titles, keep): the share of names and titles masked and of places kept."""
+    from classify.evaluate import read_jsonl
+    from classify.masking_eval import evaluate_masking, format_masking
+
+    result = evaluate_masking(read_jsonl(labelled))
+    if as_json:
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        click.echo()
+    else:
+        click.echo(format_masking(result, misses))
+
+
+COMMANDS = (analyze_command, eval_command, train_command, agreement_command, eval_masking_command)

@@ -1,4 +1,4 @@
-"""`qiuzhu serve`, `qiuzhu users add` and `qiuzhu users token`: the console and its users."""
+"""`qiuzhu serve` and `qiuzhu users add|remove|token`: the console and its users."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def serve_command(host: str | None, port: int | None) -> None:
 
 @click.group("users")
 def users_group() -> None:
-    """Create console users and API tokens."""
+    """Create and remove console users, and create API tokens."""
 
 
 @users_group.command("add")
@@ -42,7 +42,11 @@ def users_group() -> None:
     is_flag=True,
     help="Read the password from the first line of standard input instead of prompting.",
 )
-@click.option("--replace", is_flag=True, help="Replace an existing user (sets a new password).")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an existing user (sets a new password, which ends the user's sessions).",
+)
 def users_add(name: str, role: str, password_stdin: bool, replace: bool) -> None:
     """Create user NAME with a role; the password is prompted for (or read from stdin)."""
     from api.serve import add_user
@@ -53,6 +57,16 @@ def users_add(name: str, role: str, password_stdin: bool, replace: bool) -> None
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     user = add_user(name, role, password, replace=replace)
     click.echo(f"User {user.name} ({user.role}) is ready.")
+
+
+@users_group.command("remove")
+@click.argument("name")
+def users_remove(name: str) -> None:
+    """Remove user NAME and its API tokens; its console sessions end within seconds."""
+    from api.serve import remove_user
+
+    tokens = remove_user(name)
+    click.echo(f"User {name} is removed, with {tokens} API token(s).")
 
 
 @users_group.command("token")

@@ -1,0 +1,662 @@
+"""Find the names of private persons in a post's free text, and how each is masked.
+
+A name is a surname followed by one or two given-name characters. Candidates come from
+the post's jieba words (the segmentation the pipeline made already): a word that starts
+with a surname, or a lone surname and the word after it. Each candidate is scored from
+independent signals, and kept when the score reaches `THRESHOLD`:
+
+* the surname's share of the population (Faker's zh_CN person data, from the national
+  surname ranking) and how often each following character stands in given names
+  against how often it stands in any text (ngender's counts of given-name characters
+  over jieba's dictionary);
+* the word itself: jieba's dictionary tags common words (高烧, 马上, 周围: not names)
+  and well-known names (`nr`); a word jieba's HMM made up is often a name;
+* the words around it: kinship, role and introduction words before (我妈妈, 患者,
+  联系人, 我叫), an age, a sex, a phone number or a list separator after
+  (classify/data/persons.yaml);
+* places and institutions: a candidate inside a place name of the post (the gazetteer's
+  王家湾, 李家墩社区), inside a hospital name (协和医院), or followed by a place or
+  institution ending (张公堤, 王家墩机场) is none.
+
+Only a candidate these leave near the threshold is read again with jieba's part-of-speech
+tagger, whose person tag (`nr`) decides it: the tagger is slow, so it reads just the
+clause of that candidate.
+
+A surname with a title (王先生, 李阿姨, 张医生) or after 老/小 (老李, 小王) is a *reference*:
+its surname is what identifies the person, so the surname is masked (`mask_reference`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import math
+import os
+import pickle
+import re
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from itertools import accumulate
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qiuzhu.errors import ConfigError
+
+#: Score a candidate needs to be taken for a name.
+THRESHOLD = 3.0
+#: Candidates scoring this far below the threshold, or half as far above, are read again
+#: with jieba's tagger.
+UNDECIDED = 0.75
+
+_HAN = re.compile(r"^[\u4e00-\u9fff]+$")
+# What may stand between a cue word and the name: a colon, a bracket, a space.
+_GLUE = set(":：（( \t")
+# After a name: an age, a sex, a bracket, a phone number, a list separator.
+_AGE_AFTER = re.compile(
+    r"^[\s,，、:：(（/]*(?:\d{1,3}\s*岁|[一二三四五六七八九十]{2,3}岁|[男女](?![人子士生孩])|\d{2,3}(?!\d))"
+)
+_PHONE_AFTER = re.compile(r"^[\s,，:：(（]*(?:电话|手机|联系方式)?[\s,，:：]*(?:\+?86)?1[3-9]\d")
+_LIST = "、/;；"
+#: Entries each memo below holds before it is emptied.
+_MEMO_MAX = 100_000
+#: Whether a word is a plain word (`_plain`), by word.
+_PLAIN: dict[str, bool] = {}
+#: jieba's tags of a candidate's window, by window text (offsets from its start).
+_TAGGED: dict[str, list[tuple[int, int, str]]] = {}
+_CLAUSE_ENDS = set("，。！？；,.!?;\n \t")
+#: Characters of context the tagger reads on each side of a candidate.
+_TAGGER_CONTEXT = 2
+#: Longest place or hospital name looked for around a candidate.
+_ALIAS_MAX = 12
+_HOUSING = re.compile(r"小区|花园|新村|家园|社区|村|大院|宿舍|片区")
+
+
+@dataclass(frozen=True)
+class Cues:
+    """The reviewed words of classify/data/persons.yaml."""
+
+    before: frozenset[str]
+    titles: frozenset[str]
+    prefixes: frozenset[str]
+    after: tuple[str, ...]
+    place_ends: frozenset[str]
+    institution: re.Pattern[str]
+    longest_before: int = 4
+
+
+@lru_cache(maxsize=1)
+def cues() -> Cues:
+    """Return the reviewed cue words."""
+    raw = yaml.safe_load(
+        resources.files("classify").joinpath("data/persons.yaml").read_text("utf-8")
+    )
+    before = {w for group in raw["before"].values() for w in group}
+    return Cues(
+        before=frozenset(before),
+        titles=frozenset(raw["titles"]),
+        prefixes=frozenset(raw["title_prefixes"]),
+        after=tuple(sorted(raw["after"], key=len, reverse=True)),
+        place_ends=frozenset(raw["place_ends"]),
+        # 王家墩机场, 武钢二医院, 张三丰大药房: an institution word, maybe after a number.
+        institution=re.compile(
+            "^[0-9一二三四五六七八九十第分]{0,2}(?:"
+            + "|".join(sorted(map(re.escape, raw["institution_words"]), key=len, reverse=True))
+            + ")"
+        ),
+        longest_before=max(len(w) for w in before),
+    )
+
+
+@dataclass
+class Statistics:
+    """Surname shares, given-name character weights and jieba's dictionary tags."""
+
+    #: Surname -> log10 of its share of the population, in percent (王: 0.86).
+    surnames: dict[str, float]
+    #: Character -> log of how much likelier it is in a given name than in any text.
+    given: dict[str, float]
+    #: Given names that are common whole (秀英, 建国).
+    common_given: frozenset[str]
+    compound: frozenset[str] = field(default_factory=frozenset)
+    #: First characters of the words a name or reference may start with.
+    starters: frozenset[str] = field(default_factory=frozenset)
+    #: jieba's dictionary: the part-of-speech tag and count of every word that starts with
+    #: a starter or a place ending (not the words qiuzhu adds: places and cue phrases).
+    tags: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+#: Bump when the cached statistics change form or meaning.
+FORMAT = 2
+
+
+def _package_file(package: str, name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"The package {package!r} is missing: run `make setup`.")
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+def _sources() -> list[Path]:
+    import jieba
+
+    return [
+        _package_file("ngender", "charfreq.csv"),
+        Path(jieba.__file__).with_name("dict.txt"),
+        resources.files("classify").joinpath("data/persons.yaml"),  # type: ignore[list-item]
+    ]
+
+
+@lru_cache(maxsize=1)
+def statistics() -> Statistics:
+    """Return the statistics, from the cache under VAR_DIR when it matches its sources."""
+    from faker import VERSION as faker_version
+
+    from qiuzhu import settings
+
+    digest = hashlib.sha1(f"{FORMAT}|{faker_version}".encode())
+    for path in _sources():
+        stat = Path(str(path)).stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    cache = settings.var_dir("cache", f"names-{digest.hexdigest()[:16]}.pickle")
+    if cache.is_file():
+        try:
+            with cache.open("rb") as handle:
+                cached: Statistics = pickle.load(handle)
+            return cached
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            pass  # rebuilt below
+    built = _build()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            pickle.dump(built, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)
+    except OSError:
+        pass  # built again by the next process
+    return built
+
+
+def _build() -> Statistics:
+    """Build the statistics from Faker's surnames, ngender's counts and jieba's dictionary."""
+    from faker.providers.person.zh_CN import Provider
+
+    shares: dict[str, float] = dict(Provider.last_names)
+    surnames = {name: math.log10(share) for name, share in shares.items()}
+    starters = frozenset({*(n[0] for n in surnames), *cues().prefixes})
+    # The words whose tags are read: those a name may start with, and those after a
+    # name that start with a place ending (院士 is no place: 李兰娟|院士).
+    kept = starters | cues().place_ends
+    names: Counter[str] = Counter()
+    ngender, dictionary, _ = _sources()
+    with ngender.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            names[row["char"]] = int(row["male"]) + int(row["female"])
+    background: Counter[str] = Counter()
+    tags: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    with Path(str(dictionary)).open(encoding="utf-8") as handle:
+        for line in handle:
+            word, count, tag = [*line.split(), "", ""][:3]
+            frequency = int(count) if count.isdigit() else 0
+            for char in word:
+                background[char] += frequency
+            if word[:1] in kept:
+                tags[word] = tag
+                counts[word] = frequency
+    names_total = sum(names.values())
+    text_total = sum(background.values())
+    given = {
+        char: math.log((count / names_total) / ((background[char] + 1) / text_total))
+        for char, count in names.items()
+    }
+    return Statistics(
+        surnames=surnames,
+        given=given,
+        common_given=frozenset(n for n in Provider.first_names if len(n) == 2),
+        compound=frozenset(n for n in surnames if len(n) == 2),
+        starters=starters,
+        tags=tags,
+        counts=counts,
+    )
+
+
+def load() -> None:
+    """Load the statistics, cue words and jieba's tagger now (the pipeline does, with its
+    other tables): importing the tagger reads jieba's dictionary again, half a second."""
+    import jieba.posseg  # noqa: F401
+
+    _tables()
+
+
+@dataclass(frozen=True)
+class Found:
+    """The person names of a post: full names, and surname-with-title references."""
+
+    names: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.names, *self.references]
+
+
+def mask_reference(reference: str) -> str:
+    """Return a name or title reference masked: 陈玉珍 -> 陈**, 王先生 -> *先生, 老李 -> 老*."""
+    split = split_reference(reference)
+    if split is None:
+        return reference[:1] + "*" * (len(reference) - 1)
+    before, surname, after = split
+    return before + "*" * len(surname) + after
+
+
+def split_reference(text: str) -> tuple[str, str, str] | None:
+    """Return (prefix, surname, title) of a title reference (老李, 王先生), else None."""
+    c = cues()
+    surnames = statistics().surnames
+    if len(text) >= 2 and text[0] in c.prefixes and text[1:] in surnames:
+        return text[0], text[1:], ""
+    for size in (2, 1):
+        surname = text[:size]
+        if surname in surnames and text[size:] in c.titles:
+            return "", surname, text[size:]
+    return None
+
+
+class _Post:
+    """One post's words and what the scoring reads of them, computed on demand."""
+
+    def __init__(self, text: str, words: Sequence[str]) -> None:
+        self.text = text
+        self.words = words
+        self.starts = [0, *accumulate(map(len, words))]
+
+    def places(self, start: int, end: int) -> list[tuple[int, int, bool]]:
+        """Return the place and hospital names around START..END, and whether each is bare.
+
+        Only names that could hold START..END are read: those within an alias's length
+        of it. A bare stem (王家湾 of 王家湾社区, 石宝山 of 石宝山村) is a place only when
+        more than a name could be: see `in_place`.
+        """
+        from classify import gazetteer
+        from classify.places import _hospital_spans
+
+        gaz = gazetteer.load()
+        offset = max(0, start - _ALIAS_MAX)
+        window = self.text[offset : end + _ALIAS_MAX]
+        spans = []
+        for s, e, alias in gaz._scan(window):
+            bare = all(strength <= gazetteer.BARE for _, strength in gaz.lookup(alias))
+            spans.append((s + offset, e + offset, bare))
+        spans.extend((s + offset, e + offset, False) for s, e in _hospital_spans(window))
+        return spans
+
+    def in_place(self, start: int, end: int) -> bool:
+        """Return whether START..END lies inside a place or hospital name of the post.
+
+        A bare stem holds a name when it reaches past it (王家|湾) or a housing word
+        follows it (高明小区); one that is exactly the candidate (石宝山) is a name.
+        """
+        return any(
+            s <= start and end <= e and (not bare or e > end or _HOUSING.match(self.text, e))
+            for s, e, bare in self.places(start, end)
+        )
+
+    def person_tagged(self, start: int, end: int) -> float:
+        """Return what jieba's tagger says of START..END: a person's name (> 0) or not.
+
+        The tagger reads only the candidate's clause, at most _TAGGER_CONTEXT characters
+        on each side: it is slow.
+        """
+        import jieba.posseg
+
+        text = self.text
+        first = max(start - _TAGGER_CONTEXT, 0)
+        last = min(end + _TAGGER_CONTEXT, len(text))
+        for position in range(start - 1, first - 1, -1):
+            if text[position] in _CLAUSE_ENDS:
+                first = position + 1
+                break
+        for position in range(end, last):
+            if text[position] in _CLAUSE_ENDS:
+                last = position
+                break
+        window = text[first:last]
+        # Reposts and lists repeat the same few characters around a name: tagged once.
+        tagged = _TAGGED.get(window)
+        if tagged is None:
+            tagged = []
+            offset = 0
+            for pair in jieba.posseg.cut(window):
+                tagged.append((offset, offset + len(pair.word), pair.flag))
+                offset += len(pair.word)
+            if len(_TAGGED) >= _MEMO_MAX:
+                _TAGGED.clear()
+            _TAGGED[window] = tagged
+        # The tagger's word at START: a person's name exactly (陈玉珍), or a surname it
+        # tags as a person before a word it tags otherwise (贺|立新).
+        for s, e, f in tagged:
+            if s + first == start and f.startswith("nr"):
+                return 1.5 if e + first == end else 1.0 if e == s + 1 else -0.5
+        return -0.5
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[Statistics, Cues, dict[str, int], dict[str, str]]:
+    import jieba
+
+    stats = statistics()
+    # jieba's live word counts: its dictionary and the place names and cue phrases qiuzhu
+    # added (a word counted there without a dictionary tag is one of those).
+    jieba.initialize()
+    return stats, cues(), jieba.dt.FREQ, stats.tags
+
+
+def find_names(text: str, words: Sequence[str] | None = None, known: Sequence[str] = ()) -> Found:
+    """Return the private persons' names and title references in TEXT (NFKC text).
+
+    WORDS are TEXT's jieba words (the pipeline's segmentation), cut here when not given.
+    KNOWN are names found already (the template's): where one stands, it is not scored.
+    """
+    if not text:
+        return Found()
+    if words is None:
+        from classify.segment import Segmenter
+
+        words = _segmenter(Segmenter).cut(text)
+    stats, c, freq, tags = _tables()
+    starters, memo = stats.starters, _PLAIN
+    # Most words start with no surname, and most that do are plain words (小区, 时间,
+    # 江岸区): both are told apart in comprehensions, the rest is read word by word.
+    indices = []
+    for i in [i for i, word in enumerate(words) if word[0] in starters]:
+        plain = memo.get(words[i])
+        if plain is None:
+            if len(memo) >= _MEMO_MAX:
+                memo.clear()
+            plain = memo[words[i]] = _plain(words[i], freq, tags)
+        if not plain or _cue_word_before(words, i, c):
+            indices.append(i)
+    if not indices:
+        return Found()
+    post = _Post(text, words)
+    names: dict[str, None] = {}
+    references: dict[str, None] = {}
+    count = len(words)
+    taken = 0
+    for index in indices:
+        word = words[index]
+        start = post.starts[index]
+        if start < taken:
+            continue
+        same = next((name for name in known if text.startswith(name, start)), None)
+        if same is not None:
+            taken = start + len(same)
+            continue
+        # A title reference: 王先生 (one word), 程/阿姨, 张/医生, 老李, 小王.
+        reference = _reference(word, words[index + 1] if index + 1 < count else "", stats, tags)
+        if reference and not post.in_place(start, start + len(reference)):
+            references[reference] = None
+            taken = start + len(reference)
+            continue
+        # The longest candidate that reaches the threshold (杨春花 over 杨春), else the best.
+        best, best_score = "", -99.0
+        following = words[index + 1] if index + 1 < count else ""
+        for candidate in _candidates(text, start, word, following, stats, tags):
+            score = _score(candidate, start, post, stats, c, freq, tags)
+            if score > best_score:
+                best, best_score = candidate, score
+            if score >= THRESHOLD:
+                break
+        if best and THRESHOLD - UNDECIDED <= best_score < THRESHOLD + UNDECIDED / 2:
+            # Only here is the slow tagger asked: does it see a person start at START?
+            best_score += post.person_tagged(start, start + len(best))
+        if best and best_score >= THRESHOLD:
+            names[best] = None
+            taken = start + len(best)
+    return Found(tuple(names), tuple(references))
+
+
+@lru_cache(maxsize=1)
+def _segmenter(factory: Any) -> Any:
+    return factory()
+
+
+#: A single-character surname that is also a function word (和, 向, 于) names nobody before
+#: a title unless it is at least this common a surname (log10 of percent: 0.5 %).
+_FUNCTION_WORD_SHARE = -0.3
+#: A compound surname's first character is rarer than this as a surname of its own
+#: (log10 of percent: 0.1 %): 诸葛, 司马, not 高明.
+_COMPOUND_FIRST_SHARE = -1.0
+#: The rarest surname a reference (老X, X先生) may have (log10 of percent: 0.05 %).
+_REFERENCE_SHARE = -1.3
+
+
+def _reference(word: str, following: str, stats: Statistics, tags: dict[str, str]) -> str:
+    """Return the title reference WORD (with FOLLOWING) makes, or ""."""
+    split = split_reference(word)
+    if split is not None:
+        if stats.surnames[split[1]] < _REFERENCE_SHARE:
+            return ""
+        tag = tags.get(word)
+        # A dictionary word that is no person (小区, 老师): not a reference.
+        if tag is None or tag.startswith("nr"):
+            return word
+        return ""
+    share = stats.surnames.get(word)
+    if share is None or following not in cues().titles or share < _REFERENCE_SHARE:
+        return ""
+    if tags.get(word, "nr")[:1] in "cpudry" and share < _FUNCTION_WORD_SHARE:
+        return ""
+    return word + following
+
+
+def _surname_size(name: str, stats: Statistics, tags: dict[str, str]) -> int:
+    """Return the length of NAME's surname: 2 for a compound one (欧阳, 诸葛), else 1."""
+    pair = name[:2]
+    if pair in stats.compound:
+        return 2
+    # Compound surnames beyond Faker's (诸葛, 司马): jieba's dictionary knows them as
+    # persons, and their first character is rare as a surname of its own (unlike 高明).
+    if len(pair) == 2 and tags.get(pair) == "nr" and pair[1] in stats.surnames:
+        return 2 if stats.surnames.get(pair[0], -9.0) < _COMPOUND_FIRST_SHARE else 1
+    return 1
+
+
+def _candidates(
+    text: str, start: int, word: str, following: str, stats: Statistics, tags: dict[str, str]
+) -> list[str]:
+    """Return the name candidates at START, where WORD begins: surname and 1-2 characters.
+
+    Where the words already say where a name would end, only that candidate is scored: a
+    word of the surname and one or two characters (陈玉珍), or a lone surname and the one-
+    or two-character word after it that is no dictionary word (赵|德华). Otherwise both
+    lengths are (龚正华血, 郝|建设: 郝建 masks most of a name whose given name is a word).
+    """
+    size = _surname_size(text[start : start + 2], stats, tags)
+    if size == 1 and text[start] not in stats.surnames:
+        return []
+    rest = len(word) - size
+    if rest == 0 and len(following) == 1:
+        lengths: tuple[int, ...] = (size + 1,)
+    elif rest == 0 and len(following) == 2 and tags.get(following) is None:
+        lengths = (size + 2,)  # 赵|德华: a word jieba's HMM made, the given name whole
+    elif (rest == 2 and stats.given.get(word[-1], -9.0) >= 1.0) or (
+        rest == 1 and len(following) >= 2
+    ):
+        # 陈玉珍 (its last character a given name's), 陈玉|患者: the word is the name.
+        lengths = (size + rest,)
+    else:
+        lengths = (size + 2, size + 1)
+    out = []
+    for length in lengths:
+        candidate = text[start : start + length]
+        if len(candidate) == length and _HAN.match(candidate):
+            out.append(candidate)
+    return out
+
+
+def _score(
+    name: str,
+    start: int,
+    post: _Post,
+    stats: Statistics,
+    c: Cues,
+    freq: dict[str, int],
+    tags: dict[str, str],
+) -> float:
+    """Return the evidence that NAME, at START, is a private person's name."""
+    text = post.text
+    end = start + len(name)
+    size = _surname_size(name, stats, tags)
+    given = name[size:]
+    share = stats.surnames.get(name[:size], -1.5)
+    score = min(share, 0.5)
+    weights = [min(stats.given.get(char, -4.0), 3.0) for char in given]
+    # The weakest character decides most: one function word (的, 在) sinks the candidate.
+    score += min(weights) + 0.5 * sum(weights) / len(weights)
+    if given in stats.common_given:
+        score += 1.0
+    score += _words(name, start, end, post, freq, tags)
+    context = _before(text, start, c)
+    rest = text[end : end + 12]
+    if _AGE_AFTER.match(rest) or _PHONE_AFTER.match(rest):
+        context += 2.0
+    elif rest.startswith(c.after):
+        context += 1.0
+    elif not rest or rest[:1] in "，,。！!？?\n\t )）":
+        context += 0.5
+    if rest[:1] in _LIST or text[start - 1 : start] in _LIST:
+        context += 1.5
+    if share < _REFERENCE_SHARE and context < 1.5:
+        # A rare surname (楼, 区) with nothing around it that speaks of a person.
+        score -= 2.0
+    score += context
+    if name[-1] in c.place_ends or (rest[:1] in c.place_ends and _place_follows(end, post)):
+        score -= 5.0
+    if score < THRESHOLD - UNDECIDED:
+        return score  # what follows only lowers it, and reads the gazetteer
+    if c.institution.match(rest):
+        score -= 5.0
+    if name in place_stems():
+        score -= 5.0
+    if post.in_place(start, end):
+        score -= 8.0
+    return score
+
+
+def _place_follows(end: int, post: _Post) -> bool:
+    """Return whether the word at END may end a place name (王家|湾, 陈家|墩) or a word
+    starting with a place ending is another word (李兰娟|院士, 王伟|站在)."""
+    after = bisect_left(post.starts, end)
+    if after >= len(post.words) or post.starts[after] != end:
+        return True  # inside a word: the character alone decides
+    word = post.words[after]
+    if len(word) == 1:
+        return True
+    tag = _tables()[3].get(word)
+    return tag is None or tag.startswith("ns")
+
+
+def _words(
+    name: str, start: int, end: int, post: _Post, freq: dict[str, int], tags: dict[str, str]
+) -> float:
+    """Return what the post's words and jieba's dictionary say of NAME at START..END."""
+    starts = post.starts
+    index = bisect_right(starts, start) - 1
+    word = post.words[index]
+    if word == name:
+        tag = tags.get(name)
+        if tag is None:
+            # Not in the dictionary: made up by jieba's HMM, which glues names; in the
+            # dictionary without a tag: a place name or cue phrase qiuzhu added.
+            return 1.5 if not freq.get(name) else -3.0
+        if tag.startswith("nr"):
+            return 1.5
+        return -4.0 if freq.get(name, 0) > 3 else 0.0
+    if tags.get(name, "nr")[:2] != "nr" and freq.get(name, 0) > 3:
+        return -4.0  # a common word (建设) that the segmentation split otherwise
+    if len(word) >= 2 and len(word) < len(name) and (freq.get(word, 0) > 3):
+        # The first two characters are a word of their own (张江|高科, 夏天|明).
+        tag = tags.get(word)
+        if tag is None or not tag.startswith("nr"):
+            return -2.0
+    after = bisect_left(starts, end)
+    if after < len(starts) and starts[after] == end:
+        return 0.5  # ends where a word ends
+    # Ends inside a dictionary word (张江高|科); inside a word jieba's HMM made up
+    # (施文静|和她) says nothing.
+    inside = post.words[after - 1]
+    return -1.5 if freq.get(inside, 0) > 3 else 0.0
+
+
+@lru_cache(maxsize=1)
+def place_stems() -> frozenset[str]:
+    """Return the names of cities and districts nationwide without their suffix (许昌, 徐汇)."""
+    from classify import gazetteer
+
+    gaz = gazetteer.load()
+    suffixes = ("自治县", "自治州", "新区", "林区", "地区", "市", "区", "县", "盟", "旗")
+    stems = set()
+    for name, level in zip(gaz.names, gaz.levels, strict=True):
+        if level in (gazetteer.CITY, gazetteer.DISTRICT):
+            for suffix in suffixes:
+                if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                    stems.add(name[: -len(suffix)])
+                    break
+    return frozenset(stems)
+
+
+_NUMBERED = re.compile(r"(?:^|[\s:：;；,，])(?:\d{1,3}|[一二三四五六七八九十]{1,2})[.、)）]\s*$")
+
+
+def _plain(word: str, freq: dict[str, int], tags: dict[str, str]) -> bool:
+    """Return whether WORD is a common word (高烧, 小区, 和), a place or a cue phrase qiuzhu
+    added.
+
+    Such a word starts like a name but names nobody unless a cue word says so.
+    """
+    tag = tags.get(word)
+    if len(word) < 2:
+        # A surname that is mostly a function word or a verb (和, 都, 将, 成, 于): read
+        # as a surname only after a cue word; common surnames (王, 张) always.
+        share = statistics().surnames.get(word, 0.0)
+        return tag is not None and tag[:1] in "cpdurymqfveo" and share < _FUNCTION_WORD_SHARE
+    if tag is None:
+        return bool(freq.get(word))  # added by qiuzhu (江岸区, 呼吸困难)
+    return not tag.startswith("nr") and freq.get(word, 0) > 3
+
+
+def _cue_word_before(words: Sequence[str], index: int, c: Cues) -> bool:
+    """Return whether a kinship, role or introduction word precedes WORDS[INDEX]."""
+    index -= 1
+    while index >= 0 and words[index] in _GLUE:
+        index -= 1
+    if index < 0:
+        return False
+    word = words[index]
+    return word in c.before or (index > 0 and words[index - 1] + word in c.before)
+
+
+def _before(text: str, start: int, c: Cues) -> float:
+    """Return the evidence the text before START gives: a cue word, a line, cell or list start."""
+    position = start
+    while position > 0 and text[position - 1] in _GLUE:
+        position -= 1
+    window = text[max(0, position - c.longest_before) : position]
+    for size in range(len(window), 0, -1):
+        if window[-size:] in c.before:
+            return 3.0
+    if _NUMBERED.search(text[max(0, start - 6) : start]):
+        return 1.0  # 1. 周玉梅  2、吴长发
+    if position == 0 or position < start or text[position - 1] in "\n,，。;；!！?？、/|\t":
+        return 0.5  # the start of a line, a cell, a field after a colon, a list item
+    return 0.0
