@@ -18,7 +18,11 @@ def test_every_setting_is_in_the_readme_table_with_its_default():
     rows = dict(re.findall(r"^\| `(QIUZHU_[A-Z0-9_]+)` \| `([^`]*)` \|", text, re.M))
     for decl in settings.SETTINGS:
         assert decl.env in rows, f"{decl.env} is not in the README's settings table"
-        default = decl.default.replace(str(settings.ROOT), ".") if decl.default else "(empty)"
+        default = (
+            decl.default.replace(str(settings.ROOT), ".").replace(str(settings.ROOT.parent), "..")
+            if decl.default
+            else "(empty)"
+        )
         assert rows[decl.env] == default, f"{decl.env}: README says {rows[decl.env]!r}"
 
 
