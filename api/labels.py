@@ -16,6 +16,9 @@ NEEDS = {
     "special_care": "特殊人群照护",
     "mental": "心理援助",
     "pets": "宠物救助",
+    "rescue": "抢险救援",
+    "shelter": "转移安置",
+    "volunteers": "志愿者",
     "other": "其他",
 }
 URGENCY = {"critical": "危重", "high": "紧急", "normal": "一般"}

@@ -31,6 +31,9 @@ TEAMS = {
     "living": "生活保障组",
     "transport": "交通保障组",
     "mental": "心理援助组",
+    "rescue": "抢险救援组",
+    "shelter": "转移安置组",
+    "volunteers": "志愿者调度组",
     "grid": "社区网格",
 }
 NEED_TEAM = {
@@ -44,6 +47,9 @@ NEED_TEAM = {
     "pets": "living",
     "transport": "transport",
     "mental": "mental",
+    "rescue": "rescue",
+    "shelter": "shelter",
+    "volunteers": "volunteers",
     "other": "grid",
 }
 KINDS = ("request", "offer", "update", "irrelevant")
@@ -57,7 +63,13 @@ def request_id(source: str, source_id: str) -> str:
 
 
 def default_team(needs: list[str]) -> str:
-    """Return the team code a new request goes to by default, from its needs."""
+    """Return the team code a new request goes to by default, from its needs.
+
+    People trapped go to the rescue team whatever else they need; otherwise the first
+    need that has a team decides.
+    """
+    if "rescue" in needs:
+        return NEED_TEAM["rescue"]
     for need in needs:
         if need in NEED_TEAM:
             return NEED_TEAM[need]

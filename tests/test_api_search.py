@@ -189,6 +189,11 @@ def test_place_picker_refuses_an_unknown_level(client, as_role):
 def test_labels_show_the_chinese_label_of_each_code(client, as_role):
     labels = client.get("/api/labels", headers=as_role["ana"]).json()
     assert labels["needs"]["food"] == "生活物资" and labels["team"]["medical"] == "医疗救治组"
+    # Every need the classifier can give has a label, and the flood needs have their teams.
+    from classify.needs import NEEDS
+
+    assert set(labels["needs"]) == set(NEEDS)
+    assert labels["team"]["rescue"] == "抢险救援组" and labels["needs"]["shelter"] == "转移安置"
 
 
 def test_rows_and_detail_say_when_the_full_text_could_not_be_fetched(client, as_role):

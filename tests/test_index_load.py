@@ -90,6 +90,20 @@ def test_new_request_gets_default_team_from_its_need(backlog):
     assert workflow.get_request(backlog.client, backlog.names, "fixture:2")[0]["team"] == "mental"
 
 
+def test_a_flood_request_goes_to_the_rescue_team_whatever_else_it_needs(backlog):
+    posts = [
+        post(1, needs=["food", "rescue"]),
+        post(2, needs=["shelter"]),
+        post(3, needs=["volunteers"]),
+    ]
+    load(backlog.client, backlog.names, jsonl(*posts))
+    teams = [
+        workflow.get_request(backlog.client, backlog.names, f"fixture:{n}")[0]["team"]
+        for n in (1, 2, 3)
+    ]
+    assert teams == ["rescue", "shelter", "volunteers"]
+
+
 def test_unreachable_elasticsearch_spools_and_replay_indexes_exactly_once(backlog):
     down = make_client(["http://127.0.0.1:9"], max_retries=0, request_timeout=2)
     spool = Spool(backlog.spool_dir)
