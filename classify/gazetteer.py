@@ -51,7 +51,8 @@ _PROVINCE_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区"
 #: Characters no alias contains: a clause is a run without them.
 CLAUSE = re.compile(r"[^，。！？；,.!?;\s]+")
 _BRACKETED = re.compile(r"[（(].*?[)）]")
-_SKIP_CITY_NAMES = {"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"}
+#: City-level entries that only group districts: no one names a place by them.
+GROUPING_CITY_NAMES = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
 
 
 @dataclass
@@ -210,7 +211,7 @@ def build(source: Path, provinces: set[str]) -> Gazetteer:
         gaz.alias(_strip(row["name"], _PROVINCE_SUFFIXES), index, SHORT)
     for row in _read(source / "cities.csv"):
         index = gaz.add(row["code"], row["name"], CITY, row["provinceCode"])
-        if row["name"] not in _SKIP_CITY_NAMES:
+        if row["name"] not in GROUPING_CITY_NAMES:
             gaz.alias(row["name"], index, FULL)
             if row["provinceCode"] in provinces:
                 gaz.alias(_strip(row["name"], _CITY_SUFFIXES), index, SHORT)

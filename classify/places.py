@@ -190,22 +190,42 @@ def _empty() -> dict[str, Any]:
 
 
 def _scope_city(mentions: list[Mention]) -> int:
-    """Return the city the post is about, or -1 when none is named or implied."""
+    """Return the city the post is about, or -1 when none is named or implied.
+
+    Cities anywhere in China are counted (a bare 新乡 or 卫辉 names Henan's, not a
+    Hubei place): a city named, or implied by a district named by its full or short
+    name, gets the mention's votes. A province named keeps only its own cities. The
+    home province breaks a tie between equal votes; a tie it cannot break names no city.
+    """
     gaz = gazetteer.load()
     colloquial = areas()
     votes: dict[int, float] = defaultdict(float)
+    provinces: set[str] = set()
     for mention in mentions:
         if mention.alias in colloquial:
             votes[colloquial[mention.alias].city] += mention.weight
             continue
-        for index, strength in mention.entries:
-            level = gaz.levels[index]
-            home = gaz.codes[index].startswith(HOME_PROVINCE)
-            if level == CITY and home:
-                votes[index] += mention.weight * strength
-            elif level == DISTRICT and strength >= FULL - 1 and home:
-                votes[gaz.parents[index]] += mention.weight * strength / 2
-    return max(votes, key=lambda c: votes[c]) if votes else -1
+        named = [i for i, _ in mention.entries if gaz.levels[i] == PROVINCE]
+        if len(named) == len(mention.entries) and len(named) == 1:
+            provinces.add(gaz.codes[named[0]][:2])
+        cities = [(i, s) for i, s in mention.entries if gaz.levels[i] == CITY]
+        districts = [
+            (i, s) for i, s in mention.entries if gaz.levels[i] == DISTRICT and s >= FULL - 1
+        ]
+        for index, strength in cities:
+            votes[index] += mention.weight * strength
+        for index, strength in districts:
+            votes[gaz.parents[index]] += mention.weight * strength / 2
+    if provinces:
+        votes = {c: v for c, v in votes.items() if gaz.codes[c][:2] in provinces} or votes
+    if not votes:
+        return -1
+    ranked = sorted(votes, key=lambda c: (-votes[c], not gaz.codes[c].startswith(HOME_PROVINCE)))
+    if len(ranked) > 1 and votes[ranked[1]] >= votes[ranked[0]]:
+        first_home = gaz.codes[ranked[0]].startswith(HOME_PROVINCE)
+        if not first_home or gaz.codes[ranked[1]].startswith(HOME_PROVINCE):
+            return -1
+    return ranked[0]
 
 
 def _district_votes(mentions: list[Mention], city: int) -> tuple[dict[int, float], set[int]]:
@@ -335,8 +355,22 @@ def _decide(mentions: list[Mention], out: dict[str, Any]) -> dict[str, Any]:
     if lowest < 0:
         provinces = {i for m in mentions for i, _ in m.entries if gaz.levels[i] == PROVINCE}
         lowest = next(iter(provinces)) if len(provinces) == 1 else -1
-    for index in gaz.chain(lowest) if lowest >= 0 else []:
+    chain = gaz.chain(lowest) if lowest >= 0 else []
+    for index in chain:
         level = LEVELS[gaz.levels[index]]
         out[level] = gaz.names[index]
         out[f"{level}_code"] = gaz.codes[index]
+    if out["city"] in gazetteer.GROUPING_CITY_NAMES:
+        out["city"] = _city_display_name(out)
     return out
+
+
+def _city_display_name(out: dict[str, Any]) -> str:
+    """Return the name a reader knows for a grouping city entry (市辖区, 省直辖县级行政区划).
+
+    A municipality's districts (上海市 市辖区) belong to the municipality; a county-level
+    city ruled by its province (仙桃市) is a city by itself.
+    """
+    if out["city_code"][2:4] in {"01", "02"} and out["province"].endswith("市"):
+        return str(out["province"])
+    return str(out["district"] or out["province"])

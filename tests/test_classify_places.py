@@ -97,3 +97,23 @@ def test_resolve_remembered_places_are_copies():
     again = resolve("汉口某某小区", "汉口某某小区", "武汉")
     assert again["district"] == ""
     assert len(again["place_candidates"]) >= 3
+
+
+@pytest.mark.parametrize(
+    ("text", "province", "city", "district"),
+    [
+        ("新乡卫辉市某村被困", "河南省", "新乡市", "卫辉市"),
+        ("河南郑州二七区某小区", "河南省", "郑州市", "二七区"),
+        ("浦东新区某小区断粮", "上海市", "上海市", "浦东新区"),
+        ("仙桃市某村", "湖北省", "仙桃市", "仙桃市"),
+        ("武汉江岸区某小区", "湖北省", "武汉市", "江岸区"),
+    ],
+)
+def test_resolve_places_anywhere_in_china(text, province, city, district):
+    place = resolve(text, text, "")
+    assert (place["province"], place["city"], place["district"]) == (province, city, district)
+
+
+@pytest.mark.parametrize("text", ["卫辉水位上涨", "新乡暴雨", "鼓楼区某小区"])
+def test_resolve_never_guesses_hubei_for_a_place_elsewhere_or_ambiguous(text):
+    assert resolve(text, text, "")["province"] != "湖北省"
