@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,22 @@ from qiuzhu import settings as qiuzhu_settings
 from qiuzhu.errors import InvalidInput
 
 logger = logging.getLogger(__name__)
+
+
+class _CrawlProcess(CrawlerProcess):
+    """A CrawlerProcess that a repeated SIGTERM does not force into an unclean shutdown.
+
+    Scrapy takes a second stop signal as "stop now": the close is cut short, so the
+    buffered requests may never reach the spool. A supervisor asks once, but the kernel's
+    parent-death signal (`ingest.workers`) may come once for every thread of a killed
+    supervisor, so a SIGTERM during the graceful stop is ignored; a second Ctrl-C (SIGINT)
+    still forces the stop, and SIGKILL is the supervisor's last word.
+    """
+
+    def _signal_kill(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGTERM:
+            return
+        super()._signal_kill(signum, frame)
 
 
 def source_settings(source: Source, jobdir: Path | None) -> dict[str, Any]:
@@ -123,7 +140,7 @@ def crawl(
     level = _crawl_level(settings_overrides)
     base.set("LOG_LEVEL", logs.level_name(level), priority="cmdline")
     logs.set_level(level)
-    process = CrawlerProcess(base)
+    process = _CrawlProcess(base)
     logs.set_level(level)
     crawlers: list[tuple[Source, Crawler]] = []
     for index, source in enumerate(sources):

@@ -17,6 +17,13 @@ from crawlers.paging import memory
 from crawlers.state import CrawlState
 from qiuzhu import settings
 
+#: Sent by a later stage that keeps items before writing them (`ids`: their item ids), so
+#: they are not taken as done when the item leaves the pipeline.
+items_held = object()
+#: Sent when held items are written or spooled (`ids`): now they may join the seen-set.
+items_durable = object()
+SEEN = "seen"
+
 
 class IncrementalPipeline:
     """Drop items already emitted unchanged; keep the source's crawl state.
@@ -29,6 +36,11 @@ class IncrementalPipeline:
     moves, and what lies behind the seen-set's memory is forgotten, only when the crawl
     finished: an interrupted crawl must not make the next one skip what it never reached.
     With READ_ONLY (`qiuzhu crawl --dry-run`) the state is read and never written.
+
+    An item joins the seen-set only once it is safe: dropped by a later stage, or past the
+    last stage, or, when a stage holds it (`items_held`, the indexing buffer), once that
+    stage wrote or spooled it (`items_durable`). Whatever stops the crawl, the state never
+    records as seen a request that is neither in the backlog nor in the spool.
     """
 
     def __init__(self, folder: Path, stats: StatsCollector, read_only: bool = False) -> None:
@@ -37,6 +49,9 @@ class IncrementalPipeline:
         self.read_only = read_only
         self.state: CrawlState | None = None
         self.newest: datetime | None = None
+        #: Emitted items not yet safe, by id: content hash and date.
+        self.pending: dict[str, tuple[str, datetime | None]] = {}
+        self.held: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> IncrementalPipeline:
@@ -46,6 +61,10 @@ class IncrementalPipeline:
         pipe = cls(Path(folder), crawler.stats, crawler.settings.getbool("QIUZHU_DRY_RUN"))
         crawler.signals.connect(pipe.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipe.item_done, signal=signals.item_scraped)
+        crawler.signals.connect(pipe.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(pipe.hold, signal=items_held)
+        crawler.signals.connect(pipe.commit, signal=items_durable)
         return pipe
 
     def spider_opened(self, spider: Spider) -> None:
@@ -60,14 +79,38 @@ class IncrementalPipeline:
         if item.posted_at and item.posted_at <= datetime.now(SHANGHAI) + timedelta(days=1):
             self.newest = max(self.newest, item.posted_at) if self.newest else item.posted_at
         digest = item.content_hash()
-        before = self.state.seen.get(item.id)
+        waiting = self.pending.get(item.id)
+        before = waiting[0] if waiting else self.state.seen.get(item.id)
         if before == digest:
             self.stats.inc_value("qiuzhu/posts/seen")
             self.stats.inc_value("qiuzhu/dropped/seen")
-            raise DropItem("seen")
+            raise DropItem(SEEN)
         self.stats.inc_value("qiuzhu/posts/new" if before is None else "qiuzhu/posts/changed")
-        self.state.remember(item.id, digest, item.posted_at)
+        self.pending[item.id] = (digest, item.posted_at)
         return item
+
+    def item_done(self, item: Any) -> None:
+        """Take an item that left the pipeline (passed or dropped) as safe unless held."""
+        if isinstance(item, HelpRequest) and item.id not in self.held:
+            self.commit([item.id])
+
+    def item_dropped(self, item: Any, exception: BaseException) -> None:
+        # A copy dropped here as seen says nothing of the copy still on its way.
+        if str(exception) != SEEN:
+            self.item_done(item)
+
+    def hold(self, ids: list[str]) -> None:
+        self.held.update(ids)
+
+    def commit(self, ids: list[str]) -> None:
+        """Let IDS join the seen-set: they are written, spooled or deliberately dropped."""
+        if self.state is None:
+            return
+        for item_id in ids:
+            self.held.discard(item_id)
+            waiting = self.pending.pop(item_id, None)
+            if waiting is not None:
+                self.state.remember(item_id, *waiting)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         state = self.state
@@ -75,6 +118,10 @@ class IncrementalPipeline:
             return
         finished = reason == "finished"
         now = datetime.now(SHANGHAI)
+        if self.pending:
+            # Emitted but never written nor spooled (a stage failed, the stop was forced):
+            # the next crawl must emit them again.
+            self.stats.set_value("qiuzhu/state/not_remembered", len(self.pending))
         self._take_retries(spider, state)
         paging = getattr(spider, "paging", None)
         if paging is not None:

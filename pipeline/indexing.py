@@ -22,6 +22,7 @@ from scrapy.statscollectors import StatsCollector
 
 from classify.dedup import same_episode
 from crawlers.items import HelpRequest
+from pipeline.incremental import items_durable, items_held
 from pipeline.tagging import NOT_CONFIGURED, analysed, indexing_enabled
 from qiuzhu import settings as qiuzhu_settings
 from qiuzhu.errors import InvalidInput, Unavailable
@@ -60,6 +61,8 @@ class IndexingPipeline:
         self.batch_size = max(1, batch_size)
         self.report_dir = Path(report_dir) if report_dir else None
         self.posts: list[dict[str, Any]] = []
+        #: The item ids of `posts`, in the same order.
+        self.post_ids: list[str] = []
         self.deleted: list[str] = []
         self.client: Any = None
         self.names: Any = None
@@ -108,6 +111,7 @@ class IndexingPipeline:
             # Deleted at its source (404/410): the backlog keeps the request and its text
             # from earlier crawls, marked deleted.
             self.deleted.append(item.id)
+            self._signal(items_held, [item.id])
             return item
         try:
             crawled_part(post)
@@ -115,6 +119,8 @@ class IndexingPipeline:
             self.stats.inc_value("qiuzhu/dropped/not_indexable")
             raise DropItem("not_indexable") from None
         self.posts.append(post)
+        self.post_ids.append(item.id)
+        self._signal(items_held, [item.id])
         if len(self.posts) >= self.batch_size:
             self.flush()
         return item
@@ -126,6 +132,7 @@ class IndexingPipeline:
 
         self._flush_deleted()
         posts, self.posts = self.posts, []
+        ids, self.post_ids = self.post_ids, []
         if not posts:
             return
         docs = clustered_docs(posts)
@@ -148,6 +155,7 @@ class IndexingPipeline:
         self.stats.inc_value("qiuzhu/indexed/spooled", report.spooled)
         duplicates = sum(1 for doc in docs if doc["cluster"] != own[doc["id"]])
         self.stats.inc_value("qiuzhu/indexed/duplicates", duplicates)
+        self._signal(items_durable, ids)
 
     def _flush_deleted(self) -> None:
         from index.backlog import mark_deleted
@@ -164,20 +172,30 @@ class IndexingPipeline:
             self.spool.append(
                 (mark_action(self.names.requests, rid, {"deleted": True}), "error") for rid in ids
             )
+            self._signal(items_durable, ids)
             return
         self.stats.inc_value("qiuzhu/indexed/deleted", len(ids) - report.missing - report.spooled)
         self.stats.inc_value("qiuzhu/indexed/spooled", report.spooled)
+        self._signal(items_durable, ids)
 
     def spool_rest(self, reason: str) -> None:
-        """Send the buffered posts to the spool without writing them."""
-        from index.bulk import update_action
+        """Send the buffered posts and deletion marks to the spool without writing them."""
+        from index.bulk import mark_action, update_action
         from index.documents import crawled_part
 
         posts, self.posts = self.posts, []
+        ids, self.post_ids = self.post_ids, []
+        deleted, self.deleted = self.deleted, []
+        if deleted:
+            marks = [mark_action(self.names.requests, rid, {"deleted": True}) for rid in deleted]
+            self.spool.append((mark, reason) for mark in marks)
+            self.stats.inc_value("qiuzhu/indexed/spooled", len(deleted))
+            self._signal(items_durable, deleted)
         if posts:
             docs = [crawled_part(post) for post in posts]
             self.spool.append((update_action(self.names.requests, d), reason) for d in docs)
             self.stats.inc_value("qiuzhu/indexed/spooled", len(docs))
+            self._signal(items_durable, ids)
             log.warning("stopping: %d buffered request(s) spooled", len(docs))
 
     def close_spider(self) -> None:
@@ -191,6 +209,9 @@ class IndexingPipeline:
             self._write_report(self.report_dir / f"{self.crawler.spider.name}.index.json")
         if self.client is not None:
             self.client.close()
+
+    def _signal(self, signal: object, ids: list[str]) -> None:
+        self.crawler.signals.send_catch_log(signal=signal, ids=ids)
 
     def _write_report(self, path: Path) -> None:
         counts = {o: int(self.stats.get_value(f"qiuzhu/indexed/{o}", 0)) for o in OUTCOMES}

@@ -4,6 +4,7 @@ Failing sources, two runs at once, a run killed with SIGKILL and one stopped wit
 every test checks the backlog holds each expected request exactly once (count and ids).
 """
 
+import json
 import os
 import re
 import signal
@@ -272,3 +273,40 @@ def test_sigterm_finishes_the_batch_spools_the_rest_and_releases_the_locks(
     assert code == 0, out[-3000:]
     want = expected[SOURCES[1]] | expected[SOURCES[2]]
     assert backlog.ids() == sorted(want) and backlog.count() == len(want)
+
+
+def test_a_worker_told_to_stop_twice_spools_its_buffer_and_remembers_only_what_it_kept(
+    backlog, demo_server, tmp_path
+):
+    from crawlers.state import CrawlState
+    from index.bulk import Spool
+
+    spool, state_dir = tmp_path / "spool", tmp_path / "state"
+    env = ingest_env(
+        demo_server.url,
+        tmp_path / "var",
+        QIUZHU_SPOOL_DIR=spool,
+        QIUZHU_CRAWL_STATE_DIR=state_dir,
+        QIUZHU_INGEST_BATCH=3,
+    )
+    log_path = tmp_path / "worker.log"
+    command = [sys.executable, "-m", "crawlers.run", "board-demo"]
+    command += ["-s", "QIUZHU_CRAWL_INDEX=true", "-s", "DOWNLOAD_DELAY=0.3"]
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    wait_for(lambda: count_now(backlog.client, backlog.names.requests) > 0, 120, "a first batch")
+    proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "Received SIGTERM" in log_path.read_text(errors="replace"), 30, "the stop")
+    # A second stop signal, as the parent-death signal sends for each thread of a killed run.
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    text = log_path.read_text(errors="replace")
+    assert "unclean shutdown" not in text and "Traceback" not in text
+    spooled = {
+        json.loads(line)["action"]["_id"]
+        for path in Spool(spool).files()
+        for line in path.read_text(encoding="utf-8").splitlines()
+    }
+    assert spooled  # the buffer was not written, it went to the spool
+    seen = set(CrawlState.load(state_dir, "board-demo").seen)
+    assert seen and seen <= set(backlog.ids()) | spooled

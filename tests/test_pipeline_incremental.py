@@ -8,7 +8,7 @@ from scrapy.utils.test import get_crawler
 from crawlers.dates import SHANGHAI
 from crawlers.items import HelpRequest
 from crawlers.state import CrawlState
-from pipeline.incremental import IncrementalPipeline
+from pipeline.incremental import IncrementalPipeline, items_durable, items_held
 
 
 class FakeSpider:
@@ -38,6 +38,7 @@ def emitted(pipe, items):
     for one in items:
         with contextlib.suppress(DropItem):
             out.append(pipe.process_item(one).source_id)
+            pipe.item_done(one)  # it left the last stage
     return out
 
 
@@ -227,6 +228,7 @@ def test_undated_items_a_whole_read_no_longer_meets_are_forgotten(tmp_path):
     pipe.spider_opened(spider)
     row = HelpRequest(source=spider.name, source_id="r1", url="u", text="求助 r1")
     pipe.process_item(row)
+    pipe.item_done(row)
     spider.paging.met.add(row.id)
     pipe.spider_closed(spider, "finished")
     assert set(CrawlState.load(tmp_path, spider.name).seen) == {row.id}
@@ -236,3 +238,56 @@ def test_undated_items_a_whole_read_no_longer_meets_are_forgotten(tmp_path):
     pipe.spider_opened(spider)
     pipe.spider_closed(spider, "finished")  # the sheet no longer has the row
     assert CrawlState.load(tmp_path, spider.name).seen == {}
+
+
+def crawl_through_signals(folder, items, durable, reason):
+    """Send ITEMS through the stage and the signals a crawl sends; the stage holding them
+    reports DURABLE (ids) written or spooled; then close with REASON; return the state."""
+    from scrapy import signals
+
+    crawler = get_crawler(settings_dict={"QIUZHU_CRAWL_STATE_DIR": str(folder)})
+    pipe = IncrementalPipeline.from_crawler(crawler)
+    spider = FakeSpider()
+    pipe.spider_opened(spider)
+    for one in items:
+        pipe.process_item(one)
+        crawler.signals.send_catch_log(items_held, ids=[one.id])
+        crawler.signals.send_catch_log(signals.item_scraped, item=one, response=None, spider=spider)
+    crawler.signals.send_catch_log(items_durable, ids=durable)
+    pipe.spider_closed(spider, reason)
+    return CrawlState.load(folder, "board-demo"), crawler.stats
+
+
+def test_a_stop_remembers_only_what_was_written_or_spooled(tmp_path):
+    one, two, three = item("1", 3), item("2", 4), item("3", 5)
+    state, stats = crawl_through_signals(tmp_path, [one, two, three], [one.id], "shutdown")
+    # Two and three were still in the indexing buffer when the stop was forced.
+    assert set(state.seen) == {one.id}
+    assert stats.get_value("qiuzhu/state/not_remembered") == 2
+    pipe, _ = open_pipeline(tmp_path)
+    assert emitted(pipe, [item("1", 3), item("2", 4), item("3", 5)]) == ["2", "3"]
+
+
+def test_items_dropped_by_a_later_stage_are_remembered(tmp_path):
+    from scrapy import signals
+
+    crawler = get_crawler(settings_dict={"QIUZHU_CRAWL_STATE_DIR": str(tmp_path)})
+    pipe = IncrementalPipeline.from_crawler(crawler)
+    spider = FakeSpider()
+    pipe.spider_opened(spider)
+    first, copy = item("1", 3), item("1", 3)
+    pipe.process_item(first)
+    with pytest.raises(DropItem) as seen:
+        pipe.process_item(copy)  # the same post met again while the first is on its way
+    send = crawler.signals.send_catch_log
+    send(signals.item_dropped, item=copy, response=None, exception=seen.value, spider=spider)
+    assert pipe.pending  # the copy's drop does not vouch for the first
+    send(
+        signals.item_dropped,
+        item=first,
+        response=None,
+        exception=DropItem("not_indexable"),
+        spider=spider,
+    )
+    pipe.spider_closed(spider, "finished")
+    assert set(CrawlState.load(tmp_path, "board-demo").seen) == {first.id}
