@@ -77,6 +77,17 @@ def settings_command(markdown: bool) -> None:
         click.echo(f"    {decl.help}")
 
 
+@main.command("profiles")
+def profiles_command() -> None:
+    """List the crisis profiles (QIUZHU_PROFILE picks one) and mark the one in use."""
+    from qiuzhu import profiles
+
+    chosen = profiles.current().id  # an unknown one is an error that lists the others
+    for profile_id in profiles.available():
+        mark = "*" if profile_id == chosen else " "
+        click.echo(f"{mark} {profiles.describe(profiles.load(profile_id))}")
+
+
 def _register() -> None:
     # Each noun's commands live in qiuzhu/commands/; they import their packages lazily so
     # that `qiuzhu --help` stays fast.

@@ -1,8 +1,9 @@
 """Division names for the console's place pickers, from the gazetteer's CSV files.
 
-The pickers list the districts, streets and communities of one city (API_CITY_CODE, Wuhan
-by default) as the national division data writes them, which is how the NLP stage stores
-them; the backlog's own facet counts are merged in by the route. Read once, on first use.
+The pickers list the districts, streets and communities of the crisis profile's cities
+(or API_CITY_CODE's; Wuhan in the default profile) as the national division data writes
+them, which is how the NLP stage stores them; the backlog's own facet counts are merged in
+by the route. Read once, on first use.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from qiuzhu import settings
+from qiuzhu import profiles, settings
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class Divisions:
         return [(code, name) for code, name, up in rows if up in codes]
 
 
-def _rows(path: Path, prefix: str) -> list[dict[str, str]]:
+def _rows(path: Path, prefix: tuple[str, ...]) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle))
         # Codes lead every line, so the city's rows are picked before parsing the rest.
@@ -46,9 +47,9 @@ def _rows(path: Path, prefix: str) -> list[dict[str, str]]:
 
 @lru_cache(maxsize=1)
 def load() -> Divisions:
-    """Return the divisions of the configured city, or none when the data is missing."""
+    """Return the divisions of the profile's cities, or none when the data is missing."""
     source: Path = settings.get("GAZETTEER_DIR")
-    city = str(settings.get("API_CITY_CODE"))
+    city = profiles.picker_codes()
     out = Divisions()
     try:
         out.districts = [(r["code"], r["name"]) for r in _rows(source / "areas.csv", city)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.documents import KINDS, TEAMS
+from index.documents import KINDS, teams
 from index.workflow import STATUSES
 
 NEEDS = {
@@ -46,7 +46,7 @@ def all_labels() -> dict[str, dict[str, str]]:
         "urgency": URGENCY,
         "kind": KIND,
         "status": STATUS,
-        "team": dict(TEAMS),
+        "team": teams(),
         "outcome": OUTCOME,
         "sort": SORT,
         "role": ROLE,

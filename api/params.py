@@ -7,6 +7,7 @@ and an unknown parameter is refused rather than silently ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -14,13 +15,14 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from api import labels
-from index.documents import TEAMS
+from index.documents import teams
 from index.masking import has_contact_digits
 from index.search import SORTS, Filters
 from qiuzhu.errors import InvalidInput
 
-#: Query parameter -> Filters field, and the codes it accepts (None: free values).
-LIST_PARAMS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+#: Query parameter -> Filters field, and the codes it accepts (None: free values; a
+#: function: the crisis profile's codes, asked at each request).
+LIST_PARAMS: dict[str, tuple[str, tuple[str, ...] | Callable[[], tuple[str, ...]] | None]] = {
     "district": ("district", None),
     "street": ("street", None),
     "community": ("community", None),
@@ -28,7 +30,7 @@ LIST_PARAMS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "urgency": ("urgency", tuple(labels.URGENCY)),
     "kind": ("kind", tuple(labels.KIND)),
     "status": ("status", tuple(labels.STATUS)),
-    "team": ("team", tuple(TEAMS)),
+    "team": ("team", lambda: tuple(teams())),
     "source": ("source", None),
     "cluster": ("cluster", None),
 }
@@ -107,8 +109,9 @@ def filters(params: QueryParams, *, contacts: bool) -> Filters:
         InvalidInput: a value is not of the expected form or not a known code.
     """
     values: dict[str, Any] = {}
-    for param, (attr, codes) in LIST_PARAMS.items():
+    for param, (attr, accepted) in LIST_PARAMS.items():
         found = _values(params, param)
+        codes = accepted() if callable(accepted) else accepted
         if codes is not None:
             bad = [v for v in found if v not in codes]
             if bad:

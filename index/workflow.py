@@ -16,7 +16,7 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
 from index.client import answering
-from index.documents import TEAMS
+from index.documents import teams
 from index.mapping import Names
 from qiuzhu.errors import Conflict, InvalidInput, NotFound
 
@@ -134,8 +134,9 @@ def change(
             }
         )
     if team is not None and team != current.get("team"):
-        if team not in TEAMS:
-            raise InvalidInput(f"Unknown team {team!r}: use one of {', '.join(TEAMS)}.")
+        known = teams()
+        if team not in known:
+            raise InvalidInput(f"Unknown team {team!r}: use one of {', '.join(known)}.")
         update["team"] = team
         events.append(
             {**base, "action": "team", "field": "team", "old": current.get("team"), "new": team}

@@ -90,6 +90,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder for Elasticsearch data and logs, caches, spool files and job stores; outside git.",
         _path,
     ),
+    # The crisis (qiuzhu/profiles.py)
+    Setting(
+        "PROFILE",
+        "wuhan-2020",
+        "Crisis profile (`qiuzhu profiles` lists them): its region decides which streets "
+        "and communities places resolve to and what the console's pickers list, its "
+        "working groups the teams requests go to.",
+    ),
+    Setting(
+        "PROFILES_DIR",
+        str(ROOT / "profiles"),
+        "Folder of the crisis profiles, one YAML file each.",
+        _path,
+    ),
     # Elasticsearch
     Setting(
         "ES_URLS",
@@ -265,10 +279,10 @@ SETTINGS += (
     ),
     Setting(
         "GAZETTEER_PROVINCES",
-        "42",
+        "",
         "Comma-separated province codes whose streets and "
-        "communities the place index holds (42 is Hubei); provinces, cities and districts "
-        "are indexed nationwide.",
+        "communities the place index holds (42 is Hubei); empty: the profile's provinces. "
+        "Provinces, cities and districts are indexed nationwide.",
     ),
     # The trained classifier (classify/model.py, classify/train.py)
     Setting(
@@ -426,9 +440,10 @@ SETTINGS += (
     Setting("API_TOKEN_DAYS", "90", "Days a new API token stays valid by default.", _float),
     Setting(
         "API_CITY_CODE",
-        "4201",
-        "Division code of the city whose districts, streets and communities the "
-        "console's place pickers list (4201 is Wuhan).",
+        "",
+        "Comma-separated division codes of the cities (four digits) or provinces (two) "
+        "whose districts, streets and communities the console's place pickers list (4201 "
+        "is Wuhan); empty: the profile's.",
     ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
