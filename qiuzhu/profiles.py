@@ -19,27 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from classify.needs import NEEDS
 from qiuzhu import settings
 from qiuzhu.errors import ConfigError
 
-#: The need codes of the taxonomy (`classify.needs.NEEDS`, kept here so that loading a
-#: profile does not load the NLP stage).
-NEED_CODES = (
-    "bed",
-    "testing",
-    "medicine",
-    "urgent_care",
-    "supplies",
-    "food",
-    "transport",
-    "special_care",
-    "mental",
-    "pets",
-    "rescue",
-    "shelter",
-    "volunteers",
-    "other",
-)
 CRISES = ("epidemic", "flood", "lockdown", "earthquake", "other")
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _DIVISION = re.compile(r"^\d{2}(\d{2})?$")
@@ -140,7 +123,7 @@ def _parse(data: Any, path: Path) -> Profile:
     need_team = {str(k): str(v) for k, v in dict(data["need_team"]).items()}
     fallback = str(data.get("fallback_team") or "")
     for need, team in need_team.items():
-        if need not in NEED_CODES:
+        if need not in NEEDS:
             raise ValueError(f"need_team names {need!r}, not a need of the taxonomy")
         if team not in teams:
             raise ValueError(f"need_team sends {need!r} to {team!r}, not one of its teams")
