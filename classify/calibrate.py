@@ -114,6 +114,7 @@ def score_decisions(data: Data, made: list[Decision]) -> dict[str, Any]:
     # The classifier alone: places are not decided here.
     result.pop("places")
     result.pop("unlocated_share")
+    result.pop("misplaced_province")
     confusion = result["urgency_confusion"]
     pairs = [(g, p) for g in LEVELS for p, n in confusion[g].items() for _ in range(n)]
     result["urgency_macro_f1"] = _macro_f1([g for g, _ in pairs], [p for _, p in pairs])

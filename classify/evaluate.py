@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from classify.corpus import Corpus
     from classify.model import Model
 
-PLACE_LEVELS = ("district", "street", "community")
+PLACE_LEVELS = ("province", "city", "district", "street", "community")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -68,6 +68,9 @@ def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[s
     confusion: dict[str, Counter[str]] = {level: Counter() for level in LEVELS}
     places: dict[str, list[int]] = {level: [0, 0] for level in PLACE_LEVELS}
     unlocated = 0
+    #: Posts placed in another province than the one the gold names (a wrong place is
+    #: worse than none: a team far away gets it).
+    misplaced = 0
     for i in labelled:
         g, p = gold[i], predicted[i]
         gold_needs, pred_needs = set(g.get("needs", [])), set(p.get("needs", []))
@@ -83,6 +86,7 @@ def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[s
                 places[level][0] += 1
                 places[level][1] += g[level] == p.get(level)
         unlocated += not p.get("district")
+        misplaced += bool(g.get("province") and p.get("province") not in ("", None, g["province"]))
     per_need = {n: _prf(*c) for n, c in counts.items() if c[0] + c[2]}
     total = [sum(c[k] for c in counts.values()) for k in range(3)]
     critical_tp = confusion["critical"]["critical"]
@@ -106,6 +110,7 @@ def score(gold: list[dict[str, Any]], predicted: list[dict[str, Any]]) -> dict[s
             lv: {"accuracy": ok / n if n else 0.0, "support": n} for lv, (n, ok) in places.items()
         },
         "unlocated_share": unlocated / len(labelled) if labelled else 0.0,
+        "misplaced_province": misplaced,
     }
     if all("cluster" in g for g in gold):
         gold_groups: dict[str, list[int]] = defaultdict(list)
@@ -246,6 +251,7 @@ def format_report(result: dict[str, Any]) -> str:
         for level, m in result["places"].items():
             out.append(f"{level:<10}{m['accuracy']:>7.3f}  n={m['support']}")
         out.append(f"unlocated share (no district) {result['unlocated_share']:.3f}")
+        out.append(f"placed in another province than the gold's: {result['misplaced_province']}")
     if "duplicates" in result:
         d = result["duplicates"]
         out += [

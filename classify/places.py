@@ -368,6 +368,9 @@ def _decide(mentions: list[Mention], out: dict[str, Any]) -> dict[str, Any]:
     if lowest < 0:
         provinces = {i for m in mentions for i, _ in m.entries if gaz.levels[i] == PROVINCE}
         lowest = next(iter(provinces)) if len(provinces) == 1 else -1
+        # A municipality (上海市) is its own city: its districts sit under `<code>01`.
+        if lowest >= 0 and gaz.names[lowest].endswith("市"):
+            lowest = gaz.by_code.get(gaz.codes[lowest] + "01", lowest)
     chain = gaz.chain(lowest) if lowest >= 0 else []
     for index in chain:
         level = LEVELS[gaz.levels[index]]

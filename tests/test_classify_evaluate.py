@@ -84,3 +84,22 @@ def test_eval_command_takes_several_gold_files(tmp_path):
     result = CliRunner().invoke(eval_command, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["labelled"] == 2
+
+
+def test_score_counts_places_by_level_and_posts_put_in_another_province():
+    from classify.evaluate import score
+
+    gold = [
+        {"kind": "request", "province": "河南省", "city": "新乡市", "district": "卫辉市"},
+        {"kind": "request", "province": "河南省", "city": "郑州市", "district": ""},
+        {"kind": "request", "province": "", "city": "", "district": ""},
+    ]
+    predicted = [
+        {"kind": "request", "province": "河南省", "city": "新乡市", "district": "卫辉市"},
+        {"kind": "request", "province": "湖北省", "city": "武汉市", "district": "江岸区"},
+        {"kind": "request", "province": "湖北省", "city": "", "district": ""},
+    ]
+    result = score(gold, predicted)
+    assert result["places"]["province"] == {"accuracy": 0.5, "support": 2}
+    assert result["places"]["district"] == {"accuracy": 1.0, "support": 1}
+    assert result["misplaced_province"] == 1  # a post whose gold has no province is not

@@ -107,6 +107,7 @@ def test_resolve_remembered_places_are_copies():
         ("浦东新区某小区断粮", "上海市", "上海市", "浦东新区"),
         ("仙桃市某村", "湖北省", "仙桃市", "仙桃市"),
         ("武汉江岸区某小区", "湖北省", "武汉市", "江岸区"),
+        ("人在上海，封控第二十天", "上海市", "上海市", ""),
     ],
 )
 def test_resolve_places_anywhere_in_china(text, province, city, district):
