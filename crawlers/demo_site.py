@@ -40,10 +40,12 @@ class DemoSite:
     def __init__(self, data_dir: Path = DEMO_DIR, slow_seconds: float = 2.0) -> None:
         doc = yaml.safe_load((data_dir / "posts.yaml").read_text(encoding="utf-8"))
         self.posts: dict[str, list[render.Post]] = {
-            kind: [{**p, "id": str(p["id"])} for p in doc[kind]]
+            kind: [{**p, "id": str(p["id"])} for p in doc.get(kind) or []]
             for kind in ("weibo", "feed", "forum", "board", "sheet")
         }
         self.sheet_bad_rows: list[str] = list(doc.get("sheet_bad_rows", []))
+        #: Files served as they are under /sheets/ (a crisis's shared sheet, exported).
+        self.files = {p.name: p for p in (data_dir / "sheets").glob("*.csv")}
         self.round = 1
         self.slow_seconds = slow_seconds
         #: Requests answered, by path and query; and the User-Agents that sent them.
@@ -186,6 +188,9 @@ class DemoSite:
                 {"Content-Type": xlsx},
                 render.sheet_xlsx([p for p in rows if p["file"] == "xlsx"]),
             )
+        name = path.removeprefix("/sheets/")
+        if name in self.files:
+            return 200, {"Content-Type": "text/csv; charset=utf-8"}, self.files[name].read_bytes()
         return 404, {"Content-Type": "text/plain"}, b"not found\n"
 
 

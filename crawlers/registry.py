@@ -143,6 +143,12 @@ def _str_map(name: str, value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def _str_list(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _Invalid(name, "expected a list of non-empty strings")
+    return list(value)
+
+
 def _choice(*allowed: str) -> Callable[[str, Any], str]:
     def check(name: str, value: Any) -> str:
         if value not in allowed:
@@ -216,6 +222,8 @@ _SPREADSHEET: _Schema = {
     "format": (False, _choice("csv", "xlsx")),
     "sheet": (False, _str),
     "columns": (True, {name: (name == "text", _str) for name in _SHEET_COLUMNS}),
+    # Further column headers whose values follow the text as 【header】value (被困人数).
+    "details": (False, _str_list),
 }
 _SCHEMAS: dict[str, _Schema] = {
     "weibo": {

@@ -293,17 +293,21 @@ def ingest_demo(
     demo_site_url: str,
     prefix: str | None = None,
     echo: Callable[[str], None] | None = None,
+    registry: Path | None = None,
 ) -> RunResult:
-    """Ingest every bundled demo source, served at DEMO_SITE_URL, into the cluster at ES_URLS.
+    """Ingest every demo source of REGISTRY (default: the crisis profile's demo sources),
+    served at DEMO_SITE_URL, into the cluster at ES_URLS.
 
     The demo site must be running (`qiuzhu demo-site`, or `start_demo_site()` in a
     thread). A second call is incremental: only new or changed posts are indexed again.
     """
+    from qiuzhu import profiles
+
     return ingest(
         None,
         es_urls=es_urls,
         prefix=prefix,
-        registry=Path(settings.ROOT / "crawlers" / "sources.yaml"),
+        registry=registry or profiles.current().demo_sources,
         trigger="demo",
         worker_env={"QIUZHU_DEMO_SITE_URL": demo_site_url.rstrip("/")},
         echo=echo,

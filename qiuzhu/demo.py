@@ -1,19 +1,21 @@
 """`qiuzhu demo`: the whole system on the bundled demo sources, from nothing to a console.
 
-It starts a local Elasticsearch (fetched if needed), serves the bundled demo site on
-127.0.0.1, runs one ingestion of every demo source (crawl → classify → dedup → index),
-prints the backlog as a dispatcher sees it, and serves the console with demo logins. The
-demo posts are invented; the demo backlog lives under the default index prefix, never
-touched by the tests (which use their own prefixes).
+It starts a local Elasticsearch (fetched if needed), serves the crisis profile's demo site
+on 127.0.0.1 (`make demo`: Wuhan 2020), runs one ingestion of every demo source (crawl →
+classify → dedup → index), prints the backlog as a dispatcher sees it, and serves the
+console with demo logins. The demo posts are invented; the demo backlog lives under the
+default index prefix (another crisis's under `qiuzhu-<profile>`), never touched by the
+tests (which use their own prefixes).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from qiuzhu import settings
+from qiuzhu import profiles, settings
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +49,33 @@ def prepare_backlog(echo: Echo) -> None:
         echo(f"Moved the demo backlog to the current mapping ({result.new}).")
 
 
+def use_profile(profile_id: str | None, echo: Echo) -> profiles.Profile:
+    """Switch this process (and the workers it starts) to PROFILE_ID's crisis.
+
+    Another crisis's demo gets its own backlog (`qiuzhu-<profile>` prefix) unless
+    QIUZHU_INDEX_PREFIX is set, so the demos of two crises never mix.
+    """
+    if profile_id:
+        os.environ["QIUZHU_PROFILE"] = profile_id
+    profile = profiles.current()
+    default = settings.setting("PROFILE").default
+    if profile.id != default and "QIUZHU_INDEX_PREFIX" not in os.environ:
+        os.environ["QIUZHU_INDEX_PREFIX"] = f"qiuzhu-{profile.id}"
+    echo(f"Crisis profile {profile.id}: {profile.title}; backlog {settings.get('INDEX_PREFIX')}.")
+    return profile
+
+
 def ingest_demo(echo: Echo) -> int:
-    """Serve the demo site and ingest every demo source once; return failed sources."""
-    from crawlers.demo_site import start_demo_site
+    """Serve the profile's demo site and ingest its demo sources once; return failed ones."""
+    from crawlers.demo_site import DemoSite, start_demo_site
     from ingest.run import ingest_demo
 
+    profile = profiles.current()
     parts = urlsplit(settings.get("DEMO_SITE_URL"))
-    with start_demo_site(parts.hostname or "127.0.0.1", parts.port or 8390) as (url, _):
+    host, port = parts.hostname or "127.0.0.1", parts.port or 8390
+    with start_demo_site(host, port, DemoSite(profile.demo_site)) as (url, _):
         echo(f"Demo site (invented posts) at {url}; crawling it...")
-        result = ingest_demo(settings.get("ES_URLS"), url, echo=echo)
+        result = ingest_demo(settings.get("ES_URLS"), url, echo=echo, registry=profile.demo_sources)
     return len(result.record["failed_sources"])
 
 
@@ -88,8 +108,15 @@ def show_backlog(echo: Echo, rows: int = 15) -> None:
     echo(f"By need: {needs}")
 
 
-def run(echo: Echo, serve: bool = True, host: str | None = None, port: int | None = None) -> int:
-    """Run the demo; with SERVE, block serving the console until interrupted."""
+def run(
+    echo: Echo,
+    serve: bool = True,
+    host: str | None = None,
+    port: int | None = None,
+    profile: str | None = None,
+) -> int:
+    """Run the demo of PROFILE (default QIUZHU_PROFILE); with SERVE, serve the console."""
+    use_profile(profile, echo)
     start_elasticsearch(echo)
     prepare_backlog(echo)
     failed = ingest_demo(echo)

@@ -43,6 +43,10 @@ class Profile:
     need_team: dict[str, str]
     fallback_team: str
     path: Path
+    #: The demo: the folder of its invented posts (`crawlers.demo_site`) and the source
+    #: registry that reads them (`qiuzhu demo --profile`).
+    demo_site: Path
+    demo_sources: Path
 
     def team_for(self, needs: list[str]) -> str:
         """Return the team code a request with NEEDS goes to by default.
@@ -129,6 +133,13 @@ def _parse(data: Any, path: Path) -> Profile:
             raise ValueError(f"need_team sends {need!r} to {team!r}, not one of its teams")
     if fallback not in teams:
         raise ValueError(f"fallback_team {fallback!r} is not one of its teams")
+    demo = dict(data["demo"])
+    demo_site = settings.ROOT / str(demo["site"])
+    demo_sources = settings.ROOT / str(demo["sources"])
+    if not (demo_site / "posts.yaml").is_file():
+        raise ValueError(f"demo site {demo['site']!r} has no posts.yaml")
+    if not demo_sources.is_file():
+        raise ValueError(f"demo sources {demo['sources']!r} do not exist")
     return Profile(
         id=path.stem,
         title=str(data.get("title") or path.stem),
@@ -141,6 +152,8 @@ def _parse(data: Any, path: Path) -> Profile:
         need_team=need_team,
         fallback_team=fallback,
         path=path,
+        demo_site=demo_site,
+        demo_sources=demo_sources,
     )
 
 

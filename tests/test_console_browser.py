@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from helpers_api import PASSWORD, XSS, add_users, stock
+from helpers_demo import free_port
 from playwright.sync_api import expect
 
 from api.app import create_app
@@ -30,17 +30,11 @@ ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "reports" / "screenshots"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(backlog):
     stock(backlog)
     add_users(backlog)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(secret=b"browser"), host="127.0.0.1", port=port, log_level="warning"
     )

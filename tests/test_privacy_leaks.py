@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers_demo import demo_env, free_port
 
 from qiuzhu.settings import ROOT
 
@@ -60,12 +58,6 @@ def _leaks(text: str, runs: set[str], *, post_text: bool = True) -> list[str]:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def demo_run(es_urls, es_client, tmp_path_factory):
     """Run `qiuzhu -v demo --no-serve` (DEBUG: the harshest level) into a private backlog."""
@@ -73,16 +65,7 @@ def demo_run(es_urls, es_client, tmp_path_factory):
     from index.mapping import names
 
     var = tmp_path_factory.mktemp("demo-var")
-    prefix = f"qiuzhu-test-{uuid.uuid4().hex[:10]}"
-    env = {
-        **os.environ,
-        "QIUZHU_ES_URLS": es_urls,
-        "QIUZHU_INDEX_PREFIX": prefix,
-        "QIUZHU_VAR_DIR": str(var),
-        "QIUZHU_SPOOL_DIR": str(var / "spool"),
-        "QIUZHU_DEMO_SITE_URL": f"http://127.0.0.1:{_free_port()}",
-        "QIUZHU_INGEST_PROCESSES": "2",
-    }
+    env, prefix = demo_env(es_urls, var, QIUZHU_INGEST_PROCESSES="2")
     env.pop("QIUZHU_LOG_LEVEL", None)
     proc = subprocess.run(
         [sys.executable, "-m", "cli", "-v", "demo", "--no-serve"],
@@ -135,7 +118,7 @@ def test_an_api_run_logs_nothing_and_analysts_receive_no_names(demo_run, tmp_pat
     from index.mapping import names
 
     env = {**demo_run["env"], "QIUZHU_API_WORKERS": "1"}
-    port = _free_port()
+    port = free_port()
     client = make_client(env["QIUZHU_ES_URLS"].split(","))
     backlog = names(demo_run["prefix"])
     users.add_user(client, backlog, "ana", "analyst", "analyst-password", replace=True)

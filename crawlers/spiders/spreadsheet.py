@@ -29,6 +29,9 @@ class SpreadsheetSpider(SourceSpider):
 
     kind = "spreadsheet"
 
+    def _details(self) -> list[str]:
+        return list(self.source.options.get("details") or [])
+
     def parse(self, response: Response) -> Iterator[Any]:
         page = self.page(response, binary=True)
         if page is None:
@@ -44,7 +47,8 @@ class SpreadsheetSpider(SourceSpider):
         for number, row in enumerate(rows, start=1):
             if header is None:
                 header = [str(cell or "").strip() for cell in row]
-                missing = [c for c in self.source.options["columns"].values() if c not in header]
+                wanted = [*self.source.options["columns"].values(), *self._details()]
+                missing = [c for c in wanted if c not in header]
                 if missing:
                     self.bad_input("missing_column", response.url, f"no column {missing[0]!r}")
                     self.list_unread(response)
@@ -110,6 +114,11 @@ class SpreadsheetSpider(SourceSpider):
         if not self.admit(row_id, posted_at, list_key=list_key):
             return
         text = str(cell("text") or "")
+        for header in self._details():
+            value = record.get(header)
+            value = value.strip() if isinstance(value, str) else value
+            if value not in (None, "") and text:
+                text += f"【{header}】{value}"
         labelled = "".join(
             f"【{label}】{cell(key)}" for key, label in TEMPLATE_LABELS.items() if cell(key)
         )

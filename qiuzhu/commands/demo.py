@@ -25,7 +25,13 @@ import click
     default=None,
     help="Port the console listens on (default QIUZHU_API_PORT, 8300).",
 )
-def demo_command(no_serve: bool, host: str | None, port: int | None) -> None:
+@click.option(
+    "--profile",
+    default=None,
+    help="Crisis profile whose demo to run (`qiuzhu profiles`; default QIUZHU_PROFILE, "
+    "wuhan-2020). Another crisis's demo gets its own backlog, qiuzhu-<profile>.",
+)
+def demo_command(no_serve: bool, host: str | None, port: int | None, profile: str | None) -> None:
     """Start Elasticsearch, crawl the bundled demo sources into the backlog and serve it.
 
     The demo site's posts are invented. The backlog is printed as a dispatcher sees it, then
@@ -33,7 +39,7 @@ def demo_command(no_serve: bool, host: str | None, port: int | None) -> None:
     """
     from qiuzhu import demo
 
-    sys.exit(demo.run(click.echo, serve=not no_serve, host=host, port=port))
+    sys.exit(demo.run(click.echo, serve=not no_serve, host=host, port=port, profile=profile))
 
 
 COMMANDS = (demo_command,)
