@@ -28,7 +28,7 @@ from qiuzhu.errors import ConfigError
 log = logging.getLogger(__name__)
 
 #: Bump when the pickled layout or alias rules change, so old caches are rebuilt.
-FORMAT = 5
+FORMAT = 6
 
 PROVINCE, CITY, DISTRICT, STREET, COMMUNITY = range(5)
 LEVELS = ("province", "city", "district", "street", "community")
@@ -52,6 +52,8 @@ _PROVINCE_SUFFIXES = ("壮族自治区", "回族自治区", "维吾尔自治区"
 #: Characters no alias contains: a clause is a run without them.
 CLAUSE = re.compile(r"[^，。！？；,.!?;\s]+")
 _BRACKETED = re.compile(r"[（(].*?[)）]")
+#: District names that are ordinary words (Panzhihua's 东区 and 西区, Datong's 城区 ...).
+GENERIC_DISTRICTS = frozenset({"东区", "西区", "城区", "郊区", "矿区"})
 #: City-level entries that only group districts: no one names a place by them.
 GROUPING_CITY_NAMES = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
 
@@ -218,7 +220,8 @@ def build(source: Path, provinces: set[str]) -> Gazetteer:
                 gaz.alias(_strip(row["name"], _CITY_SUFFIXES), index, SHORT)
     for row in _read(source / "areas.csv"):
         index = gaz.add(row["code"], row["name"], DISTRICT, row["cityCode"])
-        gaz.alias(row["name"], index, FULL)
+        # 西区, 城区, 矿区 ... are words first (物流园西区): alone they name no district.
+        gaz.alias(row["name"], index, BARE if row["name"] in GENERIC_DISTRICTS else FULL)
         if row["provinceCode"] in provinces:
             gaz.alias(_strip(row["name"], _DISTRICT_SUFFIXES), index, SHORT)
     for row in _read(source / "streets.csv"):
