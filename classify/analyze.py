@@ -229,7 +229,10 @@ def _analyze(
             starts = [token.idx for token in doc]
         out["text_seg"] = _segmented(ext.text if ext.text is not None else doc.text, starts)
     sig = signature(text, norm)
-    out["dedup_keys"] = dedup_keys({"text": text, "template": fields}, sig, norm, phones)
+    # The post's own id at its platform: its source_id, or its id less the source prefix.
+    own = post.get("source_id") or str(post["id"]).removeprefix(f"{post.get('source')}:")
+    relay = {"source_id": own, "repost_of": post.get("repost_of")}
+    out["dedup_keys"] = dedup_keys({"text": text, "template": fields, **relay}, sig, norm, phones)
     # Alone, a post is its own cluster; analyze_stream and the index merge clusters.
     out["cluster"] = cluster_id(str(post["id"]))
     return out, sig

@@ -39,6 +39,8 @@ SPILL_KEYS = 1 << 20
 _RANGES = 16
 _ROW = np.dtype([("key", "<u8"), ("owner", "<u4")])
 _PHONE_BIT = 1 << 32
+#: Set on relay keys (`post:`, see `classify.dedup.relays`): sharing one links the pair.
+_RELAY_BIT = 1 << 33
 # Candidate pairs whose signatures are compared at once (two 128-byte rows a pair).
 _PAIR_CHUNK = 1 << 16
 
@@ -47,6 +49,12 @@ def _key32(key: str) -> int:
     # Python's own string hash: the keys are compared only within one process, and a
     # collision only adds a candidate pair that `same_episode` then decides.
     return hash(key) & 0xFFFFFFFF
+
+
+def _kind_bits(key: str) -> int:
+    if key.startswith("phone:"):
+        return _PHONE_BIT
+    return _RELAY_BIT if key.startswith("post:") else 0
 
 
 def _when(posted_at: Any) -> float:
@@ -71,6 +79,7 @@ def _decide_pairs(
     sigs: np.ndarray,
     phoned: np.ndarray,
     short: np.ndarray,
+    relay: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return which candidate pairs (I, J) are duplicates, as `same_episode` decides them.
 
@@ -78,7 +87,8 @@ def _decide_pairs(
     says the pair shares this (phone) key; PHONED and SHORT, per post, that it gives a phone
     number and is shorter than SHORT_TEXT. A pair giving numbers it does not share, one of
     them short, is decided by text with the stricter OTHER_PHONES_SAME; should it share a
-    number, its phone key links it anyway.
+    number, its phone key links it anyway. RELAY says the pair shares a relay key (one
+    reposts the other): linked unless they name two different persons.
     """
     name_i, name_j = names[i], names[j]
     named = (name_i != 0).astype(np.int8) + (name_j != 0)
@@ -105,6 +115,8 @@ def _decide_pairs(
         other = phoned[ci] & phoned[cj] & (short[ci] | short[cj]) & ~same_name[chunk]
         threshold = np.where(other, np.maximum(threshold, OTHER_PHONES_SAME), threshold)
         decided[chunk] = sim >= threshold
+    if relay is not None:
+        decided |= relay & ~((named == 2) & ~same_name)
     return decided
 
 
@@ -152,7 +164,7 @@ class Clusterer:
         self._sigs = array("H")
         self._phoned = bytearray()  # 1 for a post that gives a phone number
         self._short = bytearray()  # 1 for a post shorter than SHORT_TEXT
-        # A blocking key as its 32-bit hash, with bit 32 set for phone keys.
+        # A blocking key as its 32-bit hash, bit 32 set for phone keys, 33 for relay keys.
         self._keys = array("Q")
         self._owners = array("I")
         self._spill_keys = spill_keys
@@ -194,9 +206,7 @@ class Clusterer:
         self._phoned.append(any(key.startswith("phone:") for key in keys))
         self._short.append(len(post.get("text") or "") < SHORT_TEXT)
         unique = dict.fromkeys(keys)
-        self._keys.extend(
-            [(_PHONE_BIT if key.startswith("phone:") else 0) | _key32(key) for key in unique]
-        )
+        self._keys.extend([_kind_bits(key) | _key32(key) for key in unique])
         self._owners.extend([index] * len(unique))
         if len(self._keys) >= self._spill_keys:
             self._spill()
@@ -262,8 +272,10 @@ class Clusterer:
                 # Pairs already in one cluster need no decision.
                 apart = np.flatnonzero(_roots(parent, i) != _roots(parent, j))
                 i, j, pos = i[apart], j[apart], pos[apart]
-                phone = (keys[pos + back] >> np.uint64(32)).astype(bool)
-                same = _decide_pairs(j, i, phone, names, ages, sigs, phoned, short)
+                bits = keys[pos + back] >> np.uint64(32)
+                phone = (bits & np.uint64(1)).astype(bool)
+                relay = (bits & np.uint64(2)).astype(bool)
+                same = _decide_pairs(j, i, phone, names, ages, sigs, phoned, short, relay)
                 _union(parent, i[same], j[same])
         while True:
             up = parent[parent]

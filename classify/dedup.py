@@ -156,7 +156,7 @@ def dedup_keys(
     norm: str | None = None,
     phones: list[str] | None = None,
 ) -> list[str]:
-    """Return the blocking keys of POST: LSH bands, exact text, phones and person.
+    """Return the blocking keys of POST: LSH bands, exact text, phones, person and relays.
 
     SIG, NORM and PHONES (digits) may be given when the caller has them already.
     """
@@ -175,7 +175,39 @@ def dedup_keys(
     if name:
         keys.append(f"person:{short_digest(name + '|' + age)}")
         keys.append(f"name:{short_digest(name)}")
+    # A repost meets its original (and the original its reposts) whatever the words.
+    keys.extend(dict.fromkeys(f"post:{short_digest(i)}" for i in _relay_ids(post)))
     return keys
+
+
+#: A platform-wide post id (a Weibo mid): the only ids a repost names, and the only own
+#: ids that stand for a post whichever source read it (a board's "12" is not one).
+_PLATFORM_ID = re.compile(r"\d{12,24}")
+
+
+def _relay_ids(post: dict[str, Any]) -> list[str]:
+    """Return the post's own platform-wide id and the id of the post it reposts, if any."""
+    ids = [str(post.get(f) or "") for f in ("source_id", "repost_of")]
+    return [i for i in ids if _PLATFORM_ID.fullmatch(i)]
+
+
+def _relay_keys(post: dict[str, Any]) -> set[str]:
+    keys = post.get("dedup_keys")
+    if isinstance(keys, list):
+        return {k for k in keys if k.startswith("post:")}
+    return {f"post:{short_digest(i)}" for i in _relay_ids(post)}
+
+
+def relays(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Return whether one of A and B reposts the other, or both repost one original.
+
+    A repost that adds "帮转！" or "扩" to a call for help is that call again: it belongs to
+    its original's episode whatever its words. Ids are the platform's (a Weibo mid), so a
+    repost found by a search source meets its original read from a super-topic (and one
+    post read by both is itself twice). Read from the `post:` keys, which a backlog
+    candidate's card keeps.
+    """
+    return bool(_relay_keys(a) & _relay_keys(b))
 
 
 def _score(
@@ -298,6 +330,8 @@ def _decision(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, int]:
     names = bool(name_a) + bool(name_b)
     if names == 2 and not same_name:
         return 0.0, names
+    if relays(a, b):
+        return 1.0, names
     if same_name and aged_a and aged_b:
         return (1.0 if person_a == person_b else 0.0), names
     text_sim = similarity(post_signature(a), post_signature(b))

@@ -319,3 +319,53 @@ def test_a_signature_is_the_same_dtype_remembered_or_not_and_a_text_met_again_is
     assert hash(texts[0]) in dedup._remembered and hash(texts[1]) not in dedup._remembered
     with pytest.raises(ValueError):
         dedup.remember_signature("x", np.zeros(2 * dedup.NUM_PERM))
+
+
+def _weibo(mid, text, repost_of="", posted_at=None):
+    post = {"id": f"weibo:{mid}", "source": "weibo", "source_id": mid, "text": text}
+    if repost_of:
+        post["repost_of"] = repost_of
+    if posted_at:
+        post["posted_at"] = posted_at
+    return analyze_post(post)
+
+
+RELAYED = "代发！金水区一小区一楼八十多岁的老人被困，水已经淹到腰了还在涨，求救援队！"
+
+
+def test_a_repost_in_other_words_joins_its_original_and_its_other_reposts():
+    original = _weibo("4662000000000201", RELAYED)
+    plus = _weibo("4662000000000203", "帮扩！还在等救援", repost_of="4662000000000201")
+    again = _weibo("4662000000000204", "扩", repost_of="4662000000000201")
+    alike = _weibo("4662000000000299", "帮扩！谁能帮帮忙")  # a relay of nothing known
+    assert same_episode(original, plus) and same_episode(plus, again)
+    assert not same_episode(original, alike) and not same_episode(plus, alike)
+    clusterer = Clusterer()
+    for post in (original, plus, again, alike):
+        clusterer.add(post)
+    clusters = [cluster for cluster, _, _ in clusterer.assignments()]
+    assert clusters[0] == clusters[1] == clusters[2] != clusters[3]
+    # A candidate read from its dedup card relays as the post did.
+    assert same_episode(from_card(card(original)), plus)
+
+
+def test_a_repost_naming_another_person_stays_apart():
+    first = _weibo("4662000000000301", "【姓名】王某某【年龄】80【病情描述】被困二楼，水在涨")
+    other = _weibo(
+        "4662000000000302",
+        "【姓名】李某某【年龄】75【病情描述】也被困了",
+        repost_of="4662000000000301",
+    )
+    assert not same_episode(first, other)
+    clusterer = Clusterer()
+    clusterer.add(first)
+    clusterer.add(other)
+    [(a, _, _), (b, _, _)] = clusterer.assignments()
+    assert a != b
+
+
+def test_short_ids_of_two_sources_are_no_relay():
+    board = analyze_post({"id": "board:12", "source": "board", "text": "求助：家里老人发烧"})
+    forum = analyze_post({"id": "forum:12", "source": "forum", "text": "谁家有多余的口罩"})
+    assert not [k for k in board["dedup_keys"] if k.startswith("post:")]
+    assert not same_episode(board, forum)

@@ -79,3 +79,12 @@ def test_the_sheets_detail_columns_reach_the_text(demo):
     column = {"henan-2021-flood": "被困人数", "shanghai-2022-lockdown": "份数"}[profile]
     rows = [d for d in docs if d["source"].endswith(("sheet-demo", "orders-demo"))]
     assert rows and all(f"【{column}】" in d["text"] for d in rows if d["text"])
+
+
+def test_a_relay_joins_the_request_it_reposts(demo):
+    _, _, docs, _ = demo
+    by_source_id = {d["source_id"]: d for d in docs}
+    relays = [d for d in docs if d.get("repost_of") in by_source_id]
+    assert relays
+    for relay in relays:
+        assert relay["cluster"] == by_source_id[relay["repost_of"]]["cluster"]

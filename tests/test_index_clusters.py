@@ -303,3 +303,16 @@ def test_candidates_are_read_from_their_dedup_card_or_without_one_from_their_sou
     assert doc(backlog, 3)["cluster"] == first["cluster"]
     assert doc(backlog, 4)["cluster"] == doc(backlog, 2)["cluster"]
     assert doc(backlog, 2)["cluster_size"] == 2
+
+
+def test_a_repost_crawled_a_night_later_joins_its_original_in_the_backlog(backlog):
+    spool = Spool(backlog.spool_dir)
+    text = "代发！金水区一小区一楼八十多岁的老人被困，水已经淹到腰了还在涨，求救援队！"
+    original = analyze_post({"id": "4662000000000201", "source": "fixture", "text": text})
+    write_posts(backlog.client, backlog.names, [original], spool, same_episode)
+    relay = {"id": "4662000000000203", "source": "fixture", "text": "帮扩！还在等救援"}
+    repost = analyze_post({**relay, "repost_of": "4662000000000201"})
+    write_posts(backlog.client, backlog.names, [repost], spool, same_episode)
+    assert (
+        doc(backlog, "4662000000000203")["cluster"] == doc(backlog, "4662000000000201")["cluster"]
+    )
