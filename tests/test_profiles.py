@@ -156,9 +156,14 @@ def test_the_places_benchmark_builds_and_caches_one_index_per_region():
 
 EVALUATE = """
 import json, sys
-from classify.corpus import read_config
-from classify.evaluate import evaluate_corpus
-result = evaluate_corpus(read_config().corpus(sys.argv[1]), "train")
+from classify.analyze import analyze_stream
+from classify.corpus import load_examples, read_config
+from classify.evaluate import score
+crisis = sys.argv[1]
+invented = load_examples(read_config().corpus("invented"))
+examples = [e for e in invented if e.post.get("crisis") == crisis and e.split == "train"]
+lines = [json.dumps(e.post, ensure_ascii=False) for e in examples]
+result = score([e.gold for e in examples], [json.loads(line) for line in analyze_stream(lines)])
 figures = {"province": result["places"]["province"], "labelled": result["labelled"]}
 print(json.dumps({**figures, "misplaced": result["misplaced_province"]}))
 """
@@ -166,14 +171,14 @@ print(json.dumps({**figures, "misplaced": result["misplaced_province"]}))
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("profile_id", "corpus"),
+    ("profile_id", "crisis"),
     [("henan-2021-flood", "henan-2021"), ("shanghai-2022-lockdown", "shanghai-2022")],
 )
-def test_the_crisis_dev_posts_analyse_and_land_in_the_province_they_name(profile_id, corpus):
-    # The train split only: the test split is never read while improving anything.
-    figures = run_under(profile_id, EVALUATE, corpus)
-    assert figures["labelled"] > 500
-    assert figures["province"]["support"] > 100 and figures["province"]["accuracy"] >= 0.9
-    # The posts a crisis puts elsewhere are few (gold and reading may differ on whose place
-    # a post names: 淮安人在浦东求医); the test splits put at most one of 94 elsewhere.
-    assert figures["misplaced"] * 50 <= figures["province"]["support"]
+def test_the_crisis_posts_analyse_and_land_in_the_province_they_name(profile_id, crisis):
+    # The invented train posts of that crisis, in every shape (the real ones stay outside
+    # the repository; `qiuzhu eval` reports theirs: "placed in another province").
+    figures = run_under(profile_id, EVALUATE, crisis)
+    assert figures["labelled"] > 250 and figures["province"]["support"] > 150
+    # None is put in another province. Some are left unplaced: a post that names only a
+    # street's bare name (北蔡, 古美) or nothing at all (Henan 0.88, Shanghai 0.80 placed).
+    assert figures["misplaced"] == 0 and figures["province"]["accuracy"] >= 0.75
