@@ -191,6 +191,16 @@ def _relay_ids(post: dict[str, Any]) -> list[str]:
     return [i for i in ids if _PLATFORM_ID.fullmatch(i)]
 
 
+def own_relay_key(post: dict[str, Any]) -> str | None:
+    """Return the relay key of the post itself (its platform-wide id), if it has one.
+
+    Unique to the post, it finds only its own reposts: worth keeping on every member of a
+    cluster, where other keys are kept on a few (`index.clusters.KEYED_MEMBERS`).
+    """
+    own = str(post.get("source_id") or "")
+    return f"post:{short_digest(own)}" if _PLATFORM_ID.fullmatch(own) else None
+
+
 def _relay_keys(post: dict[str, Any]) -> set[str]:
     keys = post.get("dedup_keys")
     if isinstance(keys, list):

@@ -302,7 +302,11 @@ def assign(
         # later copies index no keys, so a request reposted ten thousand times does not
         # make every later batch fetch ten thousand candidates.
         if keyed[post["cluster"]] >= KEYED_MEMBERS and post["id"] not in existing:
-            post["dedup_keys"] = []
+            # Its own relay key stays: it finds only the reposts of this very post.
+            from classify.dedup import own_relay_key
+
+            own = own_relay_key(post)
+            post["dedup_keys"] = [own] if own in (post.get("dedup_keys") or []) else []
         elif stop_keys and post.get("dedup_keys"):
             post["dedup_keys"] = [k for k in post["dedup_keys"] if k not in stop_keys]
     return Assignment(joined=set(chosen.values()), absorbed=absorbed, known=set(existing))

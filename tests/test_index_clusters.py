@@ -316,3 +316,19 @@ def test_a_repost_crawled_a_night_later_joins_its_original_in_the_backlog(backlo
     assert (
         doc(backlog, "4662000000000203")["cluster"] == doc(backlog, "4662000000000201")["cluster"]
     )
+
+
+def test_a_repost_of_a_late_member_of_a_big_cluster_still_joins_it(backlog):
+    spool = Spool(backlog.spool_dir)
+    # Two members carry the cluster's keys; the third keeps only its own relay key.
+    for day, n in ((5, 1), (6, 2), (7, 4662000000000777)):
+        post = templated(n, "陈某某", "67", "发烧五天，咳嗽，社区登记后没有床位。", day=day)
+        write_posts(backlog.client, backlog.names, [post], spool, same_episode)
+    late = doc(backlog, 4662000000000777)
+    assert [k for k in late["dedup_keys"] if not k.startswith("post:")] == []
+    relay = {"id": "4662000000000778", "source": "fixture", "text": "扩！还没床位"}
+    repost = analyze_post({**relay, "repost_of": "4662000000000777"})
+    write_posts(backlog.client, backlog.names, [repost], spool, same_episode)
+    assert (
+        doc(backlog, 4662000000000778)["cluster"] == doc(backlog, 1)["cluster"] == late["cluster"]
+    )
