@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from pathlib import Path
+
+from qiuzhu.settings import ROOT
 
 
 def free_port() -> int:
@@ -27,3 +31,17 @@ def demo_env(es_urls: str, var: Path, **extra: str) -> tuple[dict[str, str], str
         **extra,
     }
     return env, prefix
+
+
+def run_demo(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `qiuzhu ARGS` (a demo command line) with ENV from the checkout; it must succeed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc

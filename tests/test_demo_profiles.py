@@ -1,12 +1,9 @@
 """`qiuzhu demo --profile`: each crisis's demo crawls its own invented sources into its own
 backlog, with that crisis's places, urgency and teams (real Elasticsearch, real processes)."""
 
-import subprocess
-import sys
-
 import pytest
 import yaml
-from helpers_demo import demo_env
+from helpers_demo import demo_env, run_demo
 
 from qiuzhu.settings import ROOT
 
@@ -29,15 +26,7 @@ def demo(request, es_urls, es_client, tmp_path_factory):
     env, prefix = demo_env(es_urls, var)
     for name in ("QIUZHU_PROFILE", "QIUZHU_GAZETTEER_PROVINCES", "QIUZHU_API_CITY_CODE"):
         env.pop(name, None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "cli", "demo", "--profile", profile, "--no-serve"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_demo(env, "demo", "--profile", profile, "--no-serve")
     es_client.indices.refresh(index=names(prefix).requests)
     hits = es_client.search(index=names(prefix).requests, size=200)["hits"]["hits"]
     yield profile, proc, [h["_source"] for h in hits], var

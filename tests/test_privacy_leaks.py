@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers_demo import demo_env, free_port
+from helpers_demo import demo_env, free_port, run_demo
 
 from qiuzhu.settings import ROOT
 
@@ -67,15 +67,7 @@ def demo_run(es_urls, es_client, tmp_path_factory):
     var = tmp_path_factory.mktemp("demo-var")
     env, prefix = demo_env(es_urls, var, QIUZHU_INGEST_PROCESSES="2")
     env.pop("QIUZHU_LOG_LEVEL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "cli", "-v", "demo", "--no-serve"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_demo(env, "-v", "demo", "--no-serve")
     yield {"proc": proc, "var": var, "env": env, "prefix": prefix}
     drop(es_client, names(prefix))
 
