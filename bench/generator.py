@@ -184,17 +184,21 @@ class Generator:
             text = f"求助！{address}，{name}，{age}岁。{description}联系电话：{_phone(rng)}"
         self.episodes += 1
         truth = Truth("request", needs, urgency, district, self.episodes)
-        return self._post(number, when, text), truth
+        return self._post(number, when, text, f"family{self.episodes}"), truth
 
-    def _post(self, number: int, when: datetime, text: str) -> dict[str, Any]:
+    def _post(
+        self, number: int, when: datetime, text: str, author: str | None = None
+    ) -> dict[str, Any]:
         source = self.rng.choice(SOURCES)
+        reposter = f"user{self.rng.randrange(100000)}"
         return {
             "id": f"g{number}",
             "source": f"gen-{source}",
             "text": text,
             "posted_at": when.isoformat(),
             "url": f"http://127.0.0.1/gen/{source}/{number}",
-            "author": f"user{self.rng.randrange(100000)}",
+            # A family's account posts its request and its updates; others repost.
+            "author": author or reposter,
         }
 
     def _repeat(self, number: int, when: datetime) -> tuple[dict[str, Any], Truth]:
@@ -209,6 +213,7 @@ class Generator:
         else:
             text = original["text"] + " " + self.rng.choice(UPDATES)
             truth = Truth("update", truth.needs, truth.urgency, truth.district, truth.episode)
+            return self._post(number, when, text, original["author"]), truth
         return self._post(number, when, text), truth
 
     def _other(self, number: int, when: datetime) -> tuple[dict[str, Any], Truth]:

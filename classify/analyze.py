@@ -232,7 +232,8 @@ def _analyze(
     # The post's own id at its platform: its source_id, or its id less the source prefix.
     own = post.get("source_id") or str(post["id"]).removeprefix(f"{post.get('source')}:")
     relay = {"source_id": own, "repost_of": post.get("repost_of")}
-    out["dedup_keys"] = dedup_keys({"text": text, "template": fields, **relay}, sig, norm, phones)
+    keyed = {"text": text, "template": fields, "author": post.get("author"), **relay}
+    out["dedup_keys"] = dedup_keys(keyed, sig, norm, phones)
     # Alone, a post is its own cluster; analyze_stream and the index merge clusters.
     out["cluster"] = cluster_id(str(post["id"]))
     return out, sig

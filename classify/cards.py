@@ -14,10 +14,14 @@ from typing import Any
 import numpy as np
 
 from classify.dedup import BANDS, NUM_PERM, person_facts, post_signature, text_length
+from classify.episodes import facts
 
-_CARD_VERSION = 1
+#: Version 2 adds the episode facts; version 1 cards (without them) are still read.
+_CARD_VERSION = 2
+_READS = (1, 2)
 _CARD_HEAD = struct.Struct("<BBHI6s6s6sB")  # version, flags, LSH bands kept, text length,
 # name digest, name-and-age digest, text digest, phone keys kept
+_EPISODE = struct.Struct("<BH3Q")  # kind, subjects, district, street and community codes
 _NAMED, _AGED, _TEXT_KEY, _PERSON_KEY, _NAME_KEY = 1, 2, 4, 8, 16
 _LSH = 5  # bytes of an LSH band's key
 
@@ -71,6 +75,8 @@ def card(post: dict[str, Any]) -> bytes:
         text,
         len(phones),
     )
+    episode = facts(post)
+    head += _EPISODE.pack(episode.kind, episode.subjects, *episode.places)
     lsh = b"".join(bands[band] for band in sorted(bands))
     sig = np.asarray(post_signature(post), dtype="<u4").tobytes()
     texts = [key.encode("utf-8")[:255] for key in other[:255]]
@@ -81,15 +87,30 @@ def card(post: dict[str, Any]) -> bytes:
 def from_card(data: bytes) -> dict[str, Any]:
     """Return what the card DATA says of its post, as fields `same_episode` reads.
 
-    `dedup_keys` (the keys the post stores), `_signature`, `_text_length` and `_person`.
+    `dedup_keys` (the keys the post stores), `_signature`, `_text_length`, `_person` and,
+    from a version 2 card, `_episode` (kind, place codes, subjects: `classify.episodes`).
 
     Raises:
         ValueError: DATA is not a card this version reads.
     """
-    if len(data) < _CARD_HEAD.size or data[0] != _CARD_VERSION:
+    if len(data) < _CARD_HEAD.size or data[0] not in _READS:
         raise ValueError("not a dedup card of this version")
-    _, flags, bands, length, name, person, text, phones = _CARD_HEAD.unpack_from(data)
+    try:
+        return _read(data)
+    except (IndexError, struct.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"a damaged dedup card: {exc}") from exc
+
+
+def _read(data: bytes) -> dict[str, Any]:
+    version, flags, bands, length, name, person, text, phones = _CARD_HEAD.unpack_from(data)
     at = _CARD_HEAD.size
+    episode = None
+    if version >= 2:
+        if len(data) < at + _EPISODE.size:
+            raise ValueError("a dedup card too short")
+        kind, subjects, *places = _EPISODE.unpack_from(data, at)
+        episode = (kind, tuple(places), subjects)
+        at += _EPISODE.size
     end = at + 6 * phones + _LSH * bands.bit_count() + 4 * NUM_PERM
     if len(data) <= end:
         raise ValueError("a dedup card too short")
@@ -114,9 +135,12 @@ def from_card(data: bytes) -> dict[str, Any]:
         at += 1 + size
     if at != len(data):
         raise ValueError("a dedup card of the wrong length")
-    return {
+    post = {
         "dedup_keys": keys,
         "_signature": sig,
         "_text_length": length,
         "_person": (name.hex(), person.hex(), bool(flags & _AGED)) if named else ("", "", False),
     }
+    if episode is not None:
+        post["_episode"] = episode
+    return post

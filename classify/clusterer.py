@@ -6,12 +6,10 @@ post; the clusters are the connected groups of duplicate pairs.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from array import array
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,9 +27,8 @@ from classify.dedup import (
     short_digest,
     signature,
 )
+from classify.episodes import EPISODE_WINDOW, KINDS, PHONE_WINDOW, UNLINKED_KINDS, read_facts
 
-# Dates without a zone are Beijing time, where the posts come from.
-_LOCAL = timezone(timedelta(hours=8))
 _SIG_COLLIDE = 1 / 65536
 #: Blocking keys the Clusterer holds in memory before it moves them to temporary files.
 SPILL_KEYS = 1 << 20
@@ -41,6 +38,14 @@ _ROW = np.dtype([("key", "<u8"), ("owner", "<u4")])
 _PHONE_BIT = 1 << 32
 #: Set on relay keys (`post:`, see `classify.dedup.relays`): sharing one links the pair.
 _RELAY_BIT = 1 << 33
+#: Set on author keys (`author:`, see `classify.episodes`): one episode if close in time.
+_AUTHOR_BIT = 1 << 34
+#: Set on the owner of a `cites:` key row (posts are numbered below it).
+_CITED = 1 << 31
+#: An author key held by posts naming this many different persons or districts is a
+#: relaying account's (代发): its posts are linked by person facts, not by their author.
+RELAYER_SUBJECTS = 3
+_UNLINKED = np.array([kind in UNLINKED_KINDS for kind in KINDS])
 # Candidate pairs whose signatures are compared at once (two 128-byte rows a pair).
 _PAIR_CHUNK = 1 << 16
 
@@ -54,32 +59,56 @@ def _key32(key: str) -> int:
 def _kind_bits(key: str) -> int:
     if key.startswith("phone:"):
         return _PHONE_BIT
+    if key.startswith("author:"):
+        return _AUTHOR_BIT
     return _RELAY_BIT if key.startswith("post:") else 0
 
 
-def _when(posted_at: Any) -> float:
-    """Return POSTED_AT as a POSIX time for ordering; undated posts count as latest."""
-    if not posted_at:
-        return math.inf
-    try:
-        moment = datetime.fromisoformat(str(posted_at).replace("Z", "+00:00"))
-    except ValueError:
-        return math.inf
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_LOCAL)
-    return moment.timestamp()
+def _row_key(key: str) -> tuple[int, int]:
+    """Return KEY as its 32-bit hash with kind bits, and the owner flag it carries.
+
+    A `cites:` key is kept as the `author:` key it meets, flagged _CITED on its owner, so
+    that it meets the account's own posts but two citing posts do not meet each other.
+    """
+    if key.startswith("cites:"):
+        return _AUTHOR_BIT | _key32("author:" + key[6:]), _CITED
+    return _kind_bits(key) | _key32(key), 0
+
+
+class _State(NamedTuple):
+    """The Clusterer's compact state of every post, as arrays indexed by post number."""
+
+    names: np.ndarray
+    ages: np.ndarray
+    sigs: np.ndarray
+    phoned: np.ndarray  # gives a phone number
+    short: np.ndarray  # shorter than SHORT_TEXT
+    when: np.ndarray  # POSIX seconds, inf if unknown
+    kind: np.ndarray  # index in classify.episodes.KINDS
+    places: np.ndarray  # (posts, 3) district, street and community codes
+    subjects: np.ndarray  # subject bits (classify.episodes.subjects)
+
+
+def _apart(i: np.ndarray, j: np.ndarray, state: _State) -> np.ndarray:
+    """Return which pairs name two different places or people (`classify.episodes.apart`)."""
+    pi, pj = state.places[i], state.places[j]
+    apart = np.any((pi != 0) & (pj != 0) & (pi != pj), axis=1)
+    si, sj = state.subjects[i], state.subjects[j]
+    return apart | ((si != 0) & (sj != 0) & ((si & sj) == 0))
+
+
+def _within(i: np.ndarray, j: np.ndarray, state: _State, seconds: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.abs(state.when[i] - state.when[j]) <= seconds  # unknown (inf): False
 
 
 def _decide_pairs(
     i: np.ndarray,
     j: np.ndarray,
     phone: np.ndarray,
-    names: np.ndarray,
-    ages: np.ndarray,
-    sigs: np.ndarray,
-    phoned: np.ndarray,
-    short: np.ndarray,
+    state: _State,
     relay: np.ndarray | None = None,
+    author: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return which candidate pairs (I, J) are duplicates, as `same_episode` decides them.
 
@@ -87,18 +116,31 @@ def _decide_pairs(
     says the pair shares this (phone) key; PHONED and SHORT, per post, that it gives a phone
     number and is shorter than SHORT_TEXT. A pair giving numbers it does not share, one of
     them short, is decided by text with the stricter OTHER_PHONES_SAME; should it share a
-    number, its phone key links it anyway. RELAY says the pair shares a relay key (one
-    reposts the other): linked unless they name two different persons.
+    number, its phone key links it anyway, unless its posts are far apart in time or name
+    two places or people (`classify.episodes.phone_episode`). RELAY says the pair shares a
+    relay key (one reposts the other): linked unless they name two different persons.
+    AUTHOR says it shares an author key: linked as `classify.episodes.same_author_episode`
+    decides, unless person facts differ.
     """
+    names, ages, sigs, phoned, short = state[:5]
     name_i, name_j = names[i], names[j]
     named = (name_i != 0).astype(np.int8) + (name_j != 0)
     same_name = (name_i != 0) & (name_i == name_j)
     age_i, age_j = ages[i], ages[j]
     ages_known = (age_i != 0) & (age_j != 0)
     decided = same_name & ages_known & (age_i == age_j)
+    apart = _apart(i, j, state)
+    if phone.any():
+        unknown = np.isinf(state.when[i]) | np.isinf(state.when[j])
+        within = unknown | _within(i, j, state, PHONE_WINDOW.total_seconds())
+        offer = KINDS.index("offer")
+        one_offers = (state.kind[i] == offer) != (state.kind[j] == offer)
+        phone = phone & within & ~apart & ~one_offers
     # Same name without both ages, or no name shared: the texts decide.
     by_text = (same_name & ~ages_known) | ((named < 2) & ~phone)
     decided |= (named < 2) & phone & ~same_name
+    # One name and one number (a sheet row and its update), whatever their few words.
+    decided |= same_name & ~ages_known & phone
     wanted = np.flatnonzero(by_text)
     for low in range(0, len(wanted), _PAIR_CHUNK):
         chunk = wanted[low : low + _PAIR_CHUNK]
@@ -115,9 +157,39 @@ def _decide_pairs(
         other = phoned[ci] & phoned[cj] & (short[ci] | short[cj]) & ~same_name[chunk]
         threshold = np.where(other, np.maximum(threshold, OTHER_PHONES_SAME), threshold)
         decided[chunk] = sim >= threshold
+    persons_differ = ((named == 2) & ~same_name) | (same_name & ages_known & (age_i != age_j))
     if relay is not None:
         decided |= relay & ~((named == 2) & ~same_name)
+    if author is not None and author.any():
+        unlinked = _UNLINKED[state.kind[i]] | _UNLINKED[state.kind[j]]
+        episode = _within(i, j, state, EPISODE_WINDOW.total_seconds()) & ~apart & ~unlinked
+        # Both give numbers: a shared one links them by its own key, other ones are others.
+        episode &= ~(phoned[i] & phoned[j])
+        decided |= author & episode & ~persons_differ
     return decided
+
+
+def _relaying(keys: np.ndarray, owners: np.ndarray, state: _State) -> np.ndarray:
+    """Return which rows of sorted KEYS are author keys of a relaying account.
+
+    An account whose posts name RELAYER_SUBJECTS or more different persons (template
+    names) or districts posts for many people: its posts are not linked by its author key.
+    """
+    rows = np.flatnonzero((keys >> np.uint64(32)) & np.uint64(_AUTHOR_BIT >> 32))
+    if len(rows) < RELAYER_SUBJECTS:
+        return np.zeros(len(keys), dtype=bool)
+    k = keys[rows]
+    group = np.cumsum(np.concatenate([[True], k[1:] != k[:-1]])) - 1
+    relaying = np.zeros(group[-1] + 1, dtype=bool)
+    for values in (state.names[owners[rows]], state.places[owners[rows], 0]):
+        known = values != 0
+        pairs = np.unique(np.stack([group[known].astype(np.uint64), values[known]]), axis=1)
+        relaying |= np.bincount(pairs[0].astype(np.int64), minlength=len(relaying)) >= (
+            RELAYER_SUBJECTS
+        )
+    drop = np.zeros(len(keys), dtype=bool)
+    drop[rows[relaying[group]]] = True
+    return drop
 
 
 def _roots(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
@@ -146,13 +218,14 @@ def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
 class Clusterer:
     """Cluster posts sharing a blocking key, keeping only a compact state per post.
 
-    Per post it keeps its id, date, person hashes and a 16-bit-per-row MinHash signature
-    (about 170 bytes), never the post itself; its blocking keys (as 32-bit hashes) wait
-    in temporary files, one per range of hashes, once there are more than SPILL_KEYS of
-    them. So a million posts fit in a few hundred megabytes, and the final clustering
-    reads one range at a time. Candidates are the posts sharing a key (the latest
-    MAX_BUCKET before each post, as a backlog lookup would return), decided as
-    `same_episode` decides them; the clusters are the connected groups of those pairs.
+    Per post it keeps its id, date, person hashes, episode facts (kind, place codes,
+    subjects) and a 16-bit-per-row MinHash signature (about 200 bytes), never the post
+    itself; its blocking keys (as 32-bit hashes) wait in temporary files, one per range
+    of hashes, once there are more than SPILL_KEYS of them. So a million posts fit in a
+    few hundred megabytes, and the final clustering reads one range at a time.
+    Candidates are the posts sharing a key (the latest MAX_BUCKET before each post, as a
+    backlog lookup would return), decided as `same_episode` decides them; the clusters
+    are the connected groups of those pairs.
     """
 
     def __init__(self, spill_keys: int = SPILL_KEYS) -> None:
@@ -164,6 +237,9 @@ class Clusterer:
         self._sigs = array("H")
         self._phoned = bytearray()  # 1 for a post that gives a phone number
         self._short = bytearray()  # 1 for a post shorter than SHORT_TEXT
+        self._kind = bytearray()  # its kind, as an index in classify.episodes.KINDS
+        self._places = array("Q")  # district, street and community codes, 0 if unknown
+        self._subjects = array("H")  # who it is about (classify.episodes.subjects)
         # A blocking key as its 32-bit hash, bit 32 set for phone keys, 33 for relay keys.
         self._keys = array("Q")
         self._owners = array("I")
@@ -199,15 +275,20 @@ class Clusterer:
         keys = post.get("dedup_keys") or dedup_keys(post, sig)
         self._id_bytes += str(post.get("id")).encode("utf-8", "surrogatepass")
         self._id_ends.append(len(self._id_bytes))
-        self._when.append(_when(post.get("posted_at")))
+        episode = read_facts(post)
+        self._when.append(episode.when)
+        self._kind.append(episode.kind)
+        self._places.extend(episode.places)
+        self._subjects.append(episode.subjects)
         self._name.append(int(short_digest(name, 8), 16) if name else 0)
         self._age.append(int(short_digest(age, 8), 16) if age else 0)
         self._sigs.frombytes(np.asarray(sig, dtype=np.uint64).astype(np.uint16).tobytes())
         self._phoned.append(any(key.startswith("phone:") for key in keys))
         self._short.append(len(post.get("text") or "") < SHORT_TEXT)
-        unique = dict.fromkeys(keys)
-        self._keys.extend([_kind_bits(key) | _key32(key) for key in unique])
-        self._owners.extend([index] * len(unique))
+        for key in dict.fromkeys(keys):
+            value, flag = _row_key(key)
+            self._keys.append(value)
+            self._owners.append(index | flag)
         if len(self._keys) >= self._spill_keys:
             self._spill()
         self._parent = None
@@ -245,23 +326,42 @@ class Clusterer:
             handle.seek(0, 2)
             yield rows
 
+    def _state(self) -> _State:
+        count = len(self)
+
+        def numbers(values: array, dtype: Any) -> np.ndarray:
+            return np.frombuffer(values, dtype=dtype) if count else np.zeros(0, dtype)
+
+        return _State(
+            names=numbers(self._name, np.uint64),
+            ages=numbers(self._age, np.uint64),
+            sigs=np.frombuffer(self._sigs, dtype=np.uint16).reshape(count, NUM_PERM),
+            phoned=np.frombuffer(self._phoned, dtype=np.uint8).astype(bool),
+            short=np.frombuffer(self._short, dtype=np.uint8).astype(bool),
+            when=numbers(self._when, np.float64),
+            kind=np.frombuffer(self._kind, dtype=np.uint8),
+            places=numbers(self._places, np.uint64).reshape(count, 3),
+            subjects=numbers(self._subjects, np.uint16),
+        )
+
     def _cluster(self) -> np.ndarray:
         if self._parent is not None:
             return self._parent
         count = len(self)
         parent = np.arange(count, dtype=np.int64)
-        names = np.frombuffer(self._name, dtype=np.uint64) if count else np.zeros(0, np.uint64)
-        ages = np.frombuffer(self._age, dtype=np.uint64) if count else np.zeros(0, np.uint64)
-        sigs = np.frombuffer(self._sigs, dtype=np.uint16).reshape(count, NUM_PERM)
-        phoned = np.frombuffer(self._phoned, dtype=np.uint8).astype(bool)
-        short = np.frombuffer(self._short, dtype=np.uint8).astype(bool)
+        state = self._state()
         for rows in self._key_ranges():
             if len(rows) < 2:
                 continue
-            order = np.lexsort((rows["owner"], rows["key"]))
+            numbers = rows["owner"] & np.uint32(_CITED - 1)
+            order = np.lexsort((numbers, rows["key"]))
             keys = rows["key"][order]
-            owners = rows["owner"][order].astype(np.int64)
-            del rows, order
+            owners = numbers[order].astype(np.int64)
+            cited = (rows["owner"][order] & np.uint32(_CITED)) != 0
+            del rows, order, numbers
+            kept = ~_relaying(keys, owners, state)
+            if not kept.all():
+                keys, owners, cited = keys[kept], owners[kept], cited[kept]
             # Each post against the MAX_BUCKET posts before it that share the key; the
             # clusters are the connected groups of duplicate pairs, whatever their order.
             for back in range(1, min(MAX_BUCKET + 1, len(keys))):
@@ -275,7 +375,9 @@ class Clusterer:
                 bits = keys[pos + back] >> np.uint64(32)
                 phone = (bits & np.uint64(1)).astype(bool)
                 relay = (bits & np.uint64(2)).astype(bool)
-                same = _decide_pairs(j, i, phone, names, ages, sigs, phoned, short, relay)
+                # Two posts citing one account are not linked by it: only its own posts.
+                author = (bits & np.uint64(4)).astype(bool) & ~(cited[pos] & cited[pos + back])
+                same = _decide_pairs(j, i, phone, state, relay, author)
                 _union(parent, i[same], j[same])
         while True:
             up = parent[parent]

@@ -17,6 +17,13 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash
 
+from classify.episodes import (
+    author_keys,
+    cited_link,
+    facts,
+    phone_episode,
+    same_author_episode,
+)
 from classify.personal import find_phones
 from classify.template import parse_template, strip_template
 
@@ -156,7 +163,7 @@ def dedup_keys(
     norm: str | None = None,
     phones: list[str] | None = None,
 ) -> list[str]:
-    """Return the blocking keys of POST: LSH bands, exact text, phones, person and relays.
+    """Return the blocking keys of POST: LSH bands, exact text, phones, person, relays, authors.
 
     SIG, NORM and PHONES (digits) may be given when the caller has them already.
     """
@@ -177,6 +184,8 @@ def dedup_keys(
         keys.append(f"name:{short_digest(name)}")
     # A repost meets its original (and the original its reposts) whatever the words.
     keys.extend(dict.fromkeys(f"post:{short_digest(i)}" for i in _relay_ids(post)))
+    # A follow-up meets its request through the account that wrote both, or that it names.
+    keys.extend(author_keys(post, short_digest))
     return keys
 
 
@@ -218,6 +227,15 @@ def relays(a: dict[str, Any], b: dict[str, Any]) -> bool:
     candidate's card keeps.
     """
     return bool(_relay_keys(a) & _relay_keys(b))
+
+
+def _author_keys(post: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Return the digests of the post's own author and of the accounts it cites."""
+    keys = post.get("dedup_keys")
+    if not isinstance(keys, list):
+        keys = author_keys(post, short_digest)
+    own = {k[7:] for k in keys if k.startswith("author:")}
+    return own, {k[6:] for k in keys if k.startswith("cites:")}
 
 
 def _score(
@@ -344,9 +362,18 @@ def _decision(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, int]:
         return 1.0, names
     if same_name and aged_a and aged_b:
         return (1.0 if person_a == person_b else 0.0), names
-    text_sim = similarity(post_signature(a), post_signature(b))
+    facts_a, facts_b = facts(a), facts(b)
     phones_a, phones_b = set(_phones(a)), set(_phones(b))
-    phone = not same_name and bool(phones_a & phones_b)
+    # Both give numbers: a shared one links them below, other ones are other people.
+    by_author = not (phones_a and phones_b) and cited_link(*_author_keys(a), *_author_keys(b))
+    if by_author and same_author_episode(facts_a, facts_b):
+        return 1.0, names
+    shared_phone = bool(phones_a & phones_b) and phone_episode(facts_a, facts_b)
+    if same_name and shared_phone:
+        # A sheet row and its update: one name, one number, little text in common.
+        return 1.0, names
+    phone = not same_name and shared_phone
+    text_sim = similarity(post_signature(a), post_signature(b))
     other_phones = (
         bool(phones_a)
         and bool(phones_b)

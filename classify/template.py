@@ -95,6 +95,9 @@ TEMPLATE_LABELS: tuple[str, ...] = tuple(
 _OPEN = "【\\[［〔〖「"
 _CLOSE = "】\\]］〕〗」"
 _COLON = ":："
+#: A bracketed label the template does not know (【位置】, 【被困人数】 of a rescue sheet):
+#: no field of ours, but the end of the field before it.
+_OTHER_LABEL = re.compile(rf"[{_OPEN}][^{_OPEN}{_CLOSE}\n]{{1,8}}[{_CLOSE}]")
 # Labels shorter than this are taken bare (no bracket) only when a colon follows, since
 # words like 病情 or 电话 also occur in running text.
 _BARE_MIN = 4
@@ -184,8 +187,11 @@ def parse_template(text: str) -> dict[str, str]:
         fields["preamble"] = preamble
     raw: dict[str, str] = {}
     previous = ""
+    known = {start for start, _, _ in labels}
+    others = [m.start() for m in _OTHER_LABEL.finditer(norm) if m.start() not in known]
     for index, (start, end, key) in enumerate(labels):
         stop = labels[index + 1][0] if index + 1 < len(labels) else len(norm)
+        stop = next((at for at in others if end <= at < stop), stop)
         if raw.get(key) and previous:
             # A label seen again is usually running text ("父亲症状：…") inside the
             # previous field: keep it there rather than cutting that field short.

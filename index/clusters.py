@@ -254,7 +254,8 @@ def assign(
             uf.union(f"p:{post['id']}", f"c:{old['cluster']}")
             when = old.get("posted_at")
             backlog_clusters.setdefault(old["cluster"], _UNKNOWN if when is None else when)
-    keys = sorted({k for p in posts for k in p.get("dedup_keys") or []} - stop_keys)
+    lookups = {p["id"]: _lookup_keys(p) for p in posts}
+    keys = sorted({k for found in lookups.values() for k in found} - stop_keys)
     wanted = set(keys)
     by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
     keyed: Counter[str] = Counter()  # backlog cluster -> its members that carry keys
@@ -270,7 +271,7 @@ def assign(
         # (signatures), which must not reach the strict mapping.
         view = as_post(post)
         seen: set[str] = set()
-        for key in post.get("dedup_keys") or []:
+        for key in lookups[post["id"]]:
             for cand in by_key.get(key, ()):
                 if cand["id"] in seen or cand["id"] == post["id"]:
                     continue
@@ -310,6 +311,19 @@ def assign(
         elif stop_keys and post.get("dedup_keys"):
             post["dedup_keys"] = [k for k in post["dedup_keys"] if k not in stop_keys]
     return Assignment(joined=set(chosen.values()), absorbed=absorbed, known=set(existing))
+
+
+def _lookup_keys(post: dict[str, Any]) -> list[str]:
+    """Return the keys POST's candidates carry: its own, and those its author keys meet.
+
+    A post citing an account (`cites:`) meets that account's own posts (`author:`), and an
+    account's post meets the posts citing it (`classify.episodes.counterpart`).
+    """
+    from classify.episodes import counterpart
+
+    keys = list(post.get("dedup_keys") or [])
+    keys += [other for key in keys if (other := counterpart(key)) is not None]
+    return list(dict.fromkeys(keys))
 
 
 def move_members(

@@ -293,7 +293,7 @@ def test_a_dedup_card_keeps_keys_of_any_form_and_refuses_a_damaged_card():
     assert sorted(from_card(data)["dedup_keys"]) == sorted(post["dedup_keys"])
     # No name in it: a person's name is only kept as a digest.
     assert "周大成".encode() not in data
-    for damaged in (data[:-1], data + b"\0", b"\2" + data[1:], b""):
+    for damaged in (data[:-1], data + b"\0", b"\3" + data[1:], b"\1" + data[1:], b""):
         with pytest.raises(ValueError):
             from_card(damaged)
 
@@ -369,3 +369,17 @@ def test_short_ids_of_two_sources_are_no_relay():
     forum = analyze_post({"id": "forum:12", "source": "forum", "text": "谁家有多余的口罩"})
     assert not [k for k in board["dedup_keys"] if k.startswith("post:")]
     assert not same_episode(board, forum)
+
+
+def test_a_version_1_card_is_still_read_without_episode_facts():
+    # Backlogs written before the episode facts keep their cards until re-carded.
+    from classify.cards import _CARD_HEAD, _EPISODE
+
+    post = _analysed("1", BASE)
+    data = card(dict(post))
+    head = _CARD_HEAD.size
+    old = b"\1" + data[1:head] + data[head + _EPISODE.size :]
+    read = from_card(old)
+    assert "_episode" not in read
+    assert sorted(read["dedup_keys"]) == sorted(post["dedup_keys"])
+    assert from_card(data)["_episode"][0] == 1  # request

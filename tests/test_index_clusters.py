@@ -332,3 +332,26 @@ def test_a_repost_of_a_late_member_of_a_big_cluster_still_joins_it(backlog):
     assert (
         doc(backlog, 4662000000000778)["cluster"] == doc(backlog, 1)["cluster"] == late["cluster"]
     )
+
+
+def _by(n, author, text, day):
+    post = {"id": str(n), "source": "fixture", "text": text, "author": author}
+    return analyze_post({**post, "posted_at": f"2020-02-{day:02d}T10:00:00+08:00"})
+
+
+def test_an_update_crawled_later_finds_its_request_through_the_author_or_a_citing_repost(backlog):
+    spool = Spool(backlog.spool_dir)
+    request = _by(1, "硚口的小女儿", "我爸尿毒症，透析中心停了，已经一周没透析，腿肿了，求医院", 5)
+    write_posts(backlog.client, backlog.names, [request], spool, same_episode)
+    # The same account's update, and a stranger's repost that names the account.
+    update = _by(2, "硚口的小女儿", "谢谢大家，我爸今天在另一家医院做上透析了", 7)
+    repost = _by(3, "路人丙", "扩！//@硚口的小女儿:我爸尿毒症一周没透析了", 5)
+    other = _by(4, "硚口的小女儿", "我妈也开始发烧了，求床位", 7)
+    write_posts(backlog.client, backlog.names, [update], spool, same_episode)
+    write_posts(backlog.client, backlog.names, [repost], spool, same_episode)
+    write_posts(backlog.client, backlog.names, [other], spool, same_episode)
+    cluster = doc(backlog, 1)["cluster"]
+    assert doc(backlog, 2)["cluster"] == doc(backlog, 3)["cluster"] == cluster
+    # The same account writing about another person starts another episode.
+    assert doc(backlog, 4)["cluster"] != cluster
+    assert doc(backlog, 1)["cluster_size"] == 3
