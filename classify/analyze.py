@@ -20,6 +20,7 @@ from classify.dedup import (
     remember_signature,
     signature,
 )
+from classify.episodes import CASE_LEVELS
 from classify.features import PostView
 from classify.model import Model, get_model
 from classify.needs import decide_kind, decide_needs, score_needs
@@ -232,7 +233,14 @@ def _analyze(
     # The post's own id at its platform: its source_id, or its id less the source prefix.
     own = post.get("source_id") or str(post["id"]).removeprefix(f"{post.get('source')}:")
     relay = {"source_id": own, "repost_of": post.get("repost_of")}
-    keyed = {"text": text, "template": fields, "author": post.get("author"), **relay}
+    keyed = {
+        "text": text,
+        "template": fields,
+        "author": post.get("author"),
+        "kind": out.get("kind"),
+        **{f"{level}_code": out.get(f"{level}_code") for level in CASE_LEVELS},
+        **relay,
+    }
     out["dedup_keys"] = dedup_keys(keyed, sig, norm, phones)
     # Alone, a post is its own cluster; analyze_stream and the index merge clusters.
     out["cluster"] = cluster_id(str(post["id"]))

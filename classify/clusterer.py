@@ -1,7 +1,8 @@
 """Cluster a whole input of analysed posts in little memory (`qiuzhu analyze`, batches).
 
 The same blocking keys and pair decision as `classify.dedup`, on a compact state per
-post; the clusters are the connected groups of duplicate pairs.
+post (decided many pairs at once by `classify.pairs`); the clusters are the connected
+groups of duplicate pairs.
 """
 
 from __future__ import annotations
@@ -9,27 +10,23 @@ from __future__ import annotations
 import tempfile
 from array import array
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from classify.dedup import (
     MAX_BUCKET,
-    NAME_TEXT_SAME,
     NUM_PERM,
-    OTHER_PHONES_SAME,
     SHORT_TEXT,
-    TEXT_SAME,
-    TEXT_SAME_ONE_NAMED,
     cluster_id,
     dedup_keys,
     person_key,
     short_digest,
     signature,
 )
-from classify.episodes import EPISODE_WINDOW, KINDS, PHONE_WINDOW, UNLINKED_KINDS, read_facts
+from classify.episodes import read_facts
+from classify.pairs import State, decide_pairs, resolve_references, roots, union
 
-_SIG_COLLIDE = 1 / 65536
 #: Blocking keys the Clusterer holds in memory before it moves them to temporary files.
 SPILL_KEYS = 1 << 20
 # Hash ranges of the spilled keys: the final clustering holds one range at a time.
@@ -40,14 +37,14 @@ _PHONE_BIT = 1 << 32
 _RELAY_BIT = 1 << 33
 #: Set on author keys (`author:`, see `classify.episodes`): one episode if close in time.
 _AUTHOR_BIT = 1 << 34
-#: Set on the owner of a `cites:` key row (posts are numbered below it).
+#: Set on case keys (`case:`, see `classify.episodes.case_keys`): decided last, by
+#: `_resolve_references`, since a reference joins only an episode it alone fits.
+_CASE_BIT = 1 << 35
+#: Set on the owner of a `cites:` or `refers:` key row (posts are numbered below it).
 _CITED = 1 << 31
 #: An author key held by posts naming this many different persons or districts is a
 #: relaying account's (代发): its posts are linked by person facts, not by their author.
 RELAYER_SUBJECTS = 3
-_UNLINKED = np.array([kind in UNLINKED_KINDS for kind in KINDS])
-# Candidate pairs whose signatures are compared at once (two 128-byte rows a pair).
-_PAIR_CHUNK = 1 << 16
 
 
 def _key32(key: str) -> int:
@@ -68,108 +65,19 @@ def _row_key(key: str) -> tuple[int, int]:
     """Return KEY as its 32-bit hash with kind bits, and the owner flag it carries.
 
     A `cites:` key is kept as the `author:` key it meets, flagged _CITED on its owner, so
-    that it meets the account's own posts but two citing posts do not meet each other.
+    that it meets the account's own posts but two citing posts do not meet each other;
+    a `refers:` key likewise as the `case:` key it meets.
     """
     if key.startswith("cites:"):
         return _AUTHOR_BIT | _key32("author:" + key[6:]), _CITED
+    if key.startswith("case:"):
+        return _CASE_BIT | _key32(key), 0
+    if key.startswith("refers:"):
+        return _CASE_BIT | _key32("case:" + key[7:]), _CITED
     return _kind_bits(key) | _key32(key), 0
 
 
-class _State(NamedTuple):
-    """The Clusterer's compact state of every post, as arrays indexed by post number."""
-
-    names: np.ndarray
-    ages: np.ndarray
-    sigs: np.ndarray
-    phoned: np.ndarray  # gives a phone number
-    short: np.ndarray  # shorter than SHORT_TEXT
-    when: np.ndarray  # POSIX seconds, inf if unknown
-    kind: np.ndarray  # index in classify.episodes.KINDS
-    places: np.ndarray  # (posts, 3) district, street and community codes
-    subjects: np.ndarray  # subject bits (classify.episodes.subjects)
-
-
-def _apart(i: np.ndarray, j: np.ndarray, state: _State) -> np.ndarray:
-    """Return which pairs name two different places or people (`classify.episodes.apart`)."""
-    pi, pj = state.places[i], state.places[j]
-    apart = np.any((pi != 0) & (pj != 0) & (pi != pj), axis=1)
-    si, sj = state.subjects[i], state.subjects[j]
-    return apart | ((si != 0) & (sj != 0) & ((si & sj) == 0))
-
-
-def _within(i: np.ndarray, j: np.ndarray, state: _State, seconds: float) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.abs(state.when[i] - state.when[j]) <= seconds  # unknown (inf): False
-
-
-def _decide_pairs(
-    i: np.ndarray,
-    j: np.ndarray,
-    phone: np.ndarray,
-    state: _State,
-    relay: np.ndarray | None = None,
-    author: np.ndarray | None = None,
-) -> np.ndarray:
-    """Return which candidate pairs (I, J) are duplicates, as `same_episode` decides them.
-
-    The vectorised form of `_score` >= `_threshold` on the Clusterer's compact state. PHONE
-    says the pair shares this (phone) key; PHONED and SHORT, per post, that it gives a phone
-    number and is shorter than SHORT_TEXT. A pair giving numbers it does not share, one of
-    them short, is decided by text with the stricter OTHER_PHONES_SAME; should it share a
-    number, its phone key links it anyway, unless its posts are far apart in time or name
-    two places or people (`classify.episodes.phone_episode`). RELAY says the pair shares a
-    relay key (one reposts the other): linked unless they name two different persons.
-    AUTHOR says it shares an author key: linked as `classify.episodes.same_author_episode`
-    decides, unless person facts differ.
-    """
-    names, ages, sigs, phoned, short = state[:5]
-    name_i, name_j = names[i], names[j]
-    named = (name_i != 0).astype(np.int8) + (name_j != 0)
-    same_name = (name_i != 0) & (name_i == name_j)
-    age_i, age_j = ages[i], ages[j]
-    ages_known = (age_i != 0) & (age_j != 0)
-    decided = same_name & ages_known & (age_i == age_j)
-    apart = _apart(i, j, state)
-    if phone.any():
-        unknown = np.isinf(state.when[i]) | np.isinf(state.when[j])
-        within = unknown | _within(i, j, state, PHONE_WINDOW.total_seconds())
-        offer = KINDS.index("offer")
-        one_offers = (state.kind[i] == offer) != (state.kind[j] == offer)
-        phone = phone & within & ~apart & ~one_offers
-    # Same name without both ages, or no name shared: the texts decide.
-    by_text = (same_name & ~ages_known) | ((named < 2) & ~phone)
-    decided |= (named < 2) & phone & ~same_name
-    # One name and one number (a sheet row and its update), whatever their few words.
-    decided |= same_name & ~ages_known & phone
-    wanted = np.flatnonzero(by_text)
-    for low in range(0, len(wanted), _PAIR_CHUNK):
-        chunk = wanted[low : low + _PAIR_CHUNK]
-        agree = np.count_nonzero(sigs[i[chunk]] == sigs[j[chunk]], axis=1)
-        sim = agree.astype(np.float64) / NUM_PERM
-        # 16 bits of each row: correct the 1/65536 chance that two rows agree by accident.
-        sim = np.maximum(0.0, (sim - _SIG_COLLIDE) / (1 - _SIG_COLLIDE))
-        threshold = np.where(
-            same_name[chunk],
-            NAME_TEXT_SAME,
-            np.where(named[chunk] == 1, TEXT_SAME_ONE_NAMED, TEXT_SAME),
-        )
-        ci, cj = i[chunk], j[chunk]
-        other = phoned[ci] & phoned[cj] & (short[ci] | short[cj]) & ~same_name[chunk]
-        threshold = np.where(other, np.maximum(threshold, OTHER_PHONES_SAME), threshold)
-        decided[chunk] = sim >= threshold
-    persons_differ = ((named == 2) & ~same_name) | (same_name & ages_known & (age_i != age_j))
-    if relay is not None:
-        decided |= relay & ~((named == 2) & ~same_name)
-    if author is not None and author.any():
-        unlinked = _UNLINKED[state.kind[i]] | _UNLINKED[state.kind[j]]
-        episode = _within(i, j, state, EPISODE_WINDOW.total_seconds()) & ~apart & ~unlinked
-        # Both give numbers: a shared one links them by its own key, other ones are others.
-        episode &= ~(phoned[i] & phoned[j])
-        decided |= author & episode & ~persons_differ
-    return decided
-
-
-def _relaying(keys: np.ndarray, owners: np.ndarray, state: _State) -> np.ndarray:
+def _relaying(keys: np.ndarray, owners: np.ndarray, state: State) -> np.ndarray:
     """Return which rows of sorted KEYS are author keys of a relaying account.
 
     An account whose posts name RELAYER_SUBJECTS or more different persons (template
@@ -190,29 +98,6 @@ def _relaying(keys: np.ndarray, owners: np.ndarray, state: _State) -> np.ndarray
     drop = np.zeros(len(keys), dtype=bool)
     drop[rows[relaying[group]]] = True
     return drop
-
-
-def _roots(parent: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """Return the roots of NODES and point NODES at them (every parent precedes its child)."""
-    roots = parent[nodes]
-    while True:
-        up = parent[roots]
-        if np.array_equal(up, roots):
-            break
-        roots = up
-    parent[nodes] = roots
-    return roots
-
-
-def _union(parent: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    """Join the sets of each pair (A, B) in PARENT, the smallest member staying the root."""
-    while len(a):
-        root_a, root_b = _roots(parent, a), _roots(parent, b)
-        apart = root_a != root_b
-        a, b, root_a, root_b = a[apart], b[apart], root_a[apart], root_b[apart]
-        # Hook the larger root under the smaller; of several hooks at once the smallest wins
-        # and the others are retried with the new roots.
-        np.minimum.at(parent, np.maximum(root_a, root_b), np.minimum(root_a, root_b))
 
 
 class Clusterer:
@@ -326,13 +211,13 @@ class Clusterer:
             handle.seek(0, 2)
             yield rows
 
-    def _state(self) -> _State:
+    def _state(self) -> State:
         count = len(self)
 
         def numbers(values: array, dtype: Any) -> np.ndarray:
             return np.frombuffer(values, dtype=dtype) if count else np.zeros(0, dtype)
 
-        return _State(
+        return State(
             names=numbers(self._name, np.uint64),
             ages=numbers(self._age, np.uint64),
             sigs=np.frombuffer(self._sigs, dtype=np.uint16).reshape(count, NUM_PERM),
@@ -350,6 +235,7 @@ class Clusterer:
         count = len(self)
         parent = np.arange(count, dtype=np.int64)
         state = self._state()
+        cases: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for rows in self._key_ranges():
             if len(rows) < 2:
                 continue
@@ -359,7 +245,10 @@ class Clusterer:
             owners = numbers[order].astype(np.int64)
             cited = (rows["owner"][order] & np.uint32(_CITED)) != 0
             del rows, order, numbers
-            kept = ~_relaying(keys, owners, state)
+            case = ((keys >> np.uint64(32)) & np.uint64(_CASE_BIT >> 32)) != 0
+            if case.any():
+                cases.append((keys[case], owners[case], cited[case]))
+            kept = ~_relaying(keys, owners, state) & ~case
             if not kept.all():
                 keys, owners, cited = keys[kept], owners[kept], cited[kept]
             # Each post against the MAX_BUCKET posts before it that share the key; the
@@ -370,15 +259,16 @@ class Clusterer:
                     break
                 i, j = owners[pos], owners[pos + back]
                 # Pairs already in one cluster need no decision.
-                apart = np.flatnonzero(_roots(parent, i) != _roots(parent, j))
+                apart = np.flatnonzero(roots(parent, i) != roots(parent, j))
                 i, j, pos = i[apart], j[apart], pos[apart]
                 bits = keys[pos + back] >> np.uint64(32)
                 phone = (bits & np.uint64(1)).astype(bool)
                 relay = (bits & np.uint64(2)).astype(bool)
                 # Two posts citing one account are not linked by it: only its own posts.
                 author = (bits & np.uint64(4)).astype(bool) & ~(cited[pos] & cited[pos + back])
-                same = _decide_pairs(j, i, phone, state, relay, author)
-                _union(parent, i[same], j[same])
+                same = decide_pairs(j, i, phone, state, relay, author)
+                union(parent, i[same], j[same])
+        resolve_references(parent, cases, state)
         while True:
             up = parent[parent]
             if np.array_equal(up, parent):

@@ -19,6 +19,7 @@ from datasketch import MinHash
 
 from classify.episodes import (
     author_keys,
+    case_keys,
     cited_link,
     facts,
     phone_episode,
@@ -186,6 +187,8 @@ def dedup_keys(
     keys.extend(dict.fromkeys(f"post:{short_digest(i)}" for i in _relay_ids(post)))
     # A follow-up meets its request through the account that wrote both, or that it names.
     keys.extend(author_keys(post, short_digest))
+    # One that names no author meets the earlier requests of its district and case.
+    keys.extend(case_keys(post, short_digest))
     return keys
 
 

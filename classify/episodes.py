@@ -32,11 +32,16 @@ EPISODE_WINDOW = timedelta(days=7)
 #: Two posts sharing only a phone number further apart than this are two episodes: one
 #: number serves one family for a crisis, a hotline or a volunteer's for many.
 PHONE_WINDOW = timedelta(days=30)
+#: How long after a request a follow-up that refers back to it may come (newsrooms report
+#: on a case a week or two later).
+REFERENCE_WINDOW = timedelta(days=14)
 #: Kinds of posts that never join another by author alone: an account's offers and its
 #: unrelated posts are other matters than its request.
 UNLINKED_KINDS = frozenset({"offer", "irrelevant"})
 KINDS = ("", "request", "update", "offer", "irrelevant")
 PLACE_LEVELS = ("district", "street", "community")
+#: The levels of place a case key is scoped by, finest first (`case_keys`).
+CASE_LEVELS = ("community", "street", "district", "city")
 
 # Dates without a zone are Beijing time, where the posts come from.
 _LOCAL = timezone(timedelta(hours=8))
@@ -48,6 +53,8 @@ class Patterns:
     owned: re.Pattern[str]  # a possessive and a run of kinship words (group 1)
     kin: int  # the first KIN subjects are kinship groups, found in `owned` runs
     subjects: tuple[tuple[int, re.Pattern[str]], ...]
+    references: re.Pattern[str]
+    cases: tuple[tuple[str, re.Pattern[str]], ...]
     relayed: re.Pattern[str]
     no_identity: re.Pattern[str]
     mentions: tuple[re.Pattern[str], ...]
@@ -71,6 +78,8 @@ def patterns() -> Patterns:
             owned=owned,
             kin=len(kin),
             subjects=subjects,
+            references=re.compile("|".join(raw["references"])),
+            cases=tuple((case, re.compile("|".join(w))) for case, w in raw["cases"].items()),
             relayed=re.compile("|".join(raw["relayed"])),
             no_identity=re.compile("|".join(raw["anonymous"] + raw["institutions"])),
             mentions=tuple(re.compile(p, re.S) for p in raw["mentions"]),
@@ -120,13 +129,15 @@ def author_keys(post: dict[str, Any], digest: Any) -> list[str]:
     return keys
 
 
+_COUNTERPARTS = {"author:": "cites:", "cites:": "author:", "case:": "refers:", "refers:": "case:"}
+
+
 def counterpart(key: str) -> str | None:
-    """Return the key an author key meets in others (`author:` meets `cites:`, and back)."""
-    if key.startswith("author:"):
-        return "cites:" + key[7:]
-    if key.startswith("cites:"):
-        return "author:" + key[6:]
-    return None
+    """Return the key a key meets in other posts: `author:` meets `cites:` and `case:` meets
+    `refers:`, and back; None for the keys that meet themselves."""
+    prefix, colon, rest = key.partition(":")
+    other = _COUNTERPARTS.get(prefix + colon)
+    return other + rest if other else None
 
 
 def cited_link(own_a: set[str], cites_a: set[str], own_b: set[str], cites_b: set[str]) -> bool:
@@ -135,6 +146,46 @@ def cited_link(own_a: set[str], cites_a: set[str], own_b: set[str], cites_b: set
     The sets hold the digests of `author_keys`, without their prefixes.
     """
     return bool(own_a & own_b or own_a & cites_b or cites_a & own_b)
+
+
+def refers_back(text: str) -> bool:
+    """Return whether TEXT refers back to an earlier post ("此前网友求助的…")."""
+    return bool(patterns().references.search(text or ""))
+
+
+def cases(text: str) -> list[str]:
+    """Return the cases TEXT is about (the `cases` of episodes.yaml), in their order."""
+    return [case for case, pattern in patterns().cases if pattern.search(text or "")]
+
+
+def case_keys(post: dict[str, Any], digest: Any) -> list[str]:
+    """Return the case keys of POST: `case:` DIGEST(place|case) for each of its cases,
+    and `refers:` keys when it refers back to an earlier post.
+
+    Only a placed request or update has any: the place and the case are what a
+    follow-up that names no author shares with its request. Each case is keyed by every
+    level of the post's place (community, street, district, city); an update that refers
+    back (`refers_back`, or any by no identity: a newsroom, an anonymous writer) looks
+    up its finest level only, so a follow-up naming a village meets the requests
+    of that village, not of its whole county.
+    """
+    kind = str(post.get("kind") or "")
+    if kind not in ("request", "update"):
+        return []
+    text = post.get("text") or ""
+    found = cases(text)
+    levels = [str(post.get(f"{level}_code") or "") for level in CASE_LEVELS]
+    places = [code for code in levels if code]
+    if not found or not places:
+        return []
+    keys = [f"case:{digest(f'{place}|{case}')}" for place in places for case in found]
+    writer = post.get("author")
+    # An update only: a request that refers back ("之前求助过，再次求助") is a new plea
+    # that only its author could tie to the old one.
+    implicit = writer is not None and not is_identity(str(writer))
+    if kind == "update" and (implicit or refers_back(text)):
+        keys += [f"refers:{digest(f'{places[0]}|{case}')}" for case in found]
+    return keys
 
 
 def subjects(text: str) -> int:
@@ -243,3 +294,16 @@ def phone_episode(a: Facts, b: Facts) -> bool:
         return False
     unknown = math.isinf(a.when) or math.isinf(b.when)
     return (unknown or within(a, b, PHONE_WINDOW)) and not apart(a, b)
+
+
+def reference_target(ref: Facts, target: Facts) -> bool:
+    """Return whether TARGET may be the earlier post that REF refers back to.
+
+    A request or an update posted before REF (an hour's slack for clocks) and within
+    REFERENCE_WINDOW of it, not about another place or person.
+    """
+    if KINDS[target.kind] not in ("request", "update"):
+        return False
+    lag = ref.when - target.when
+    window = REFERENCE_WINDOW.total_seconds()
+    return -3600 <= lag <= window and not apart(ref, target)

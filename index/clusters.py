@@ -280,11 +280,8 @@ def assign(
                     continue
                 if same_episode(view, cand):
                     uf.union(f"p:{post['id']}", f"c:{cand['cluster']}")
-                    known = backlog_clusters.get(cand["cluster"])
-                    when = cand.get("posted_at")
-                    when = _UNKNOWN if when is None else when
-                    if known is None or when < known:
-                        backlog_clusters[cand["cluster"]] = when
+                    _oldest(backlog_clusters, cand)
+    _join_references(posts, by_key, uf, backlog_clusters)
     # Name each group: its oldest backlog cluster, else the batch cluster id.
     groups: dict[str, list[str]] = defaultdict(list)
     for cluster in backlog_clusters:
@@ -313,11 +310,68 @@ def assign(
     return Assignment(joined=set(chosen.values()), absorbed=absorbed, known=set(existing))
 
 
+def _oldest(backlog_clusters: dict[str, int], cand: dict[str, Any]) -> None:
+    """Note that the batch joined CAND's backlog cluster, keeping its oldest known time."""
+    known = backlog_clusters.get(cand["cluster"])
+    when = cand.get("posted_at")
+    when = _UNKNOWN if when is None else when
+    if known is None or when < known:
+        backlog_clusters[cand["cluster"]] = when
+
+
+def _join_references(
+    posts: list[dict[str, Any]],
+    by_key: dict[str, list[dict[str, Any]]],
+    uf: _UnionFind,
+    backlog_clusters: dict[str, int],
+) -> None:
+    """Join each batch post that refers back (`refers:` keys) to the one episode it fits.
+
+    Its candidates are the backlog's and the batch's posts holding the `case:` keys it
+    refers to that `classify.pairs.reference_fits` accepts; it joins them only when they
+    all belong to one cluster that is not already its own (as the Clusterer decides).
+    """
+    from classify.pairs import reference_fits
+
+    holders: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    referring = []
+    for post in posts:
+        keys = post.get("dedup_keys") or []
+        for key in keys:
+            if key.startswith("case:"):
+                holders[key].append(post)
+        if any(key.startswith("refers:") for key in keys):
+            referring.append(post)
+    referring.sort(key=lambda p: (epoch_millis(p.get("posted_at")) or 0, p["id"]))
+    for post in referring:
+        view = as_post(post)
+        fitting: dict[str, dict[str, Any] | None] = {}  # node -> its backlog candidate
+        for key in post["dedup_keys"]:
+            if not key.startswith("refers:"):
+                continue
+            case = "case:" + key.removeprefix("refers:")
+            for cand in by_key.get(case, ()):
+                if cand["id"] != post["id"] and reference_fits(view, cand):
+                    fitting[f"c:{cand['cluster']}"] = cand
+            for other in holders.get(case, ()):
+                if other["id"] != post["id"] and reference_fits(view, as_post(other)):
+                    fitting[f"p:{other['id']}"] = None
+        own = uf.find(f"p:{post['id']}")
+        roots = {uf.find(node) for node in fitting}
+        if len(roots) != 1 or own in roots:
+            continue
+        for node, found in fitting.items():
+            uf.union(f"p:{post['id']}", node)
+            if found is not None:
+                _oldest(backlog_clusters, found)
+
+
 def _lookup_keys(post: dict[str, Any]) -> list[str]:
     """Return the keys POST's candidates carry: its own, and those its author keys meet.
 
-    A post citing an account (`cites:`) meets that account's own posts (`author:`), and an
-    account's post meets the posts citing it (`classify.episodes.counterpart`).
+    A post citing an account (`cites:`) meets that account's own posts (`author:`), an
+    account's post meets the posts citing it, and a post referring back (`refers:`)
+    meets the posts of its place and case (`case:`; `classify.episodes.counterpart`).
     """
     from classify.episodes import counterpart
 

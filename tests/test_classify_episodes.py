@@ -145,3 +145,45 @@ def test_a_card_brings_the_episode_facts_a_backlog_candidate_is_decided_by():
     assert same_episode(dict(update), carded)
     assert not same_episode(dict(other), carded)
     assert same_episode(dict(update), carded) == same_episode(dict(update), dict(request))
+
+
+DIALYSIS = "我家在硚口区宝丰街道，我爸尿毒症，透析中心停了，已经五天没透了，腿肿得厉害"
+NEWS = "此前网友求助的硚口区一名尿毒症透析患者，已由区卫健局协调到另一家医院进行血液透析。"
+
+
+def test_a_newsroom_follow_up_joins_the_one_request_it_refers_back_to():
+    request = post(1, DIALYSIS, author="硚口的女儿", day=1)
+    other_need = post(2, "硚口区宝丰街道我妈发烧五天了，求床位", author="另一家人", day=2)
+    news = post(3, NEWS, author="长江日报", day=4)
+    found = clusters(request, other_need, news)
+    assert found[2] == found[0] != found[1]
+
+
+def test_a_follow_up_two_requests_fit_stays_apart():
+    first = post(1, DIALYSIS, author="硚口的女儿", day=1)
+    second = post(2, "硚口区汉正街我外公尿毒症，医院停了透析，求哪里能透析", author="外孙", day=2)
+    news = post(3, NEWS, author="长江日报", day=4)
+    found = clusters(first, second, news)
+    assert len(set(found)) == 3
+
+
+@pytest.mark.parametrize(
+    ("follow_up", "why"),
+    [
+        (post(3, NEWS, author="长江日报", day=20), "too late: 19 days on"),
+        (post(3, NEWS, author="长江日报", day=1, hour=6), "before the request"),
+        (
+            post(
+                3,
+                "硚口区我外公尿毒症，之前在网上求助过没人管，今天又开始喘，求医院收治透析",
+                "外孙",
+                day=3,
+            ),
+            "a new plea",
+        ),
+        (post(3, NEWS.replace("硚口区", "江岸区"), author="长江日报", day=4), "another district"),
+    ],
+)
+def test_a_reference_joins_only_an_earlier_request_of_its_place(follow_up, why):
+    first, second = clusters(post(1, DIALYSIS, author="硚口的女儿", day=1, hour=9), follow_up)
+    assert first != second, why

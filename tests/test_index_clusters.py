@@ -355,3 +355,21 @@ def test_an_update_crawled_later_finds_its_request_through_the_author_or_a_citin
     # The same account writing about another person starts another episode.
     assert doc(backlog, 4)["cluster"] != cluster
     assert doc(backlog, 1)["cluster_size"] == 3
+
+
+def test_a_newsroom_follow_up_crawled_later_joins_the_one_request_it_fits(backlog):
+    spool = Spool(backlog.spool_dir)
+    home = "我家在硚口区宝丰街道，我爸尿毒症，透析中心停了，已经五天没透了，腿肿得厉害"
+    write_posts(backlog.client, backlog.names, [_by(1, "硚口的女儿", home, 1)], spool, same_episode)
+    news = "此前网友求助的硚口区一名尿毒症透析患者，已由区卫健局协调到另一家医院进行血液透析。"
+    write_posts(backlog.client, backlog.names, [_by(2, "长江日报", news, 4)], spool, same_episode)
+    assert doc(backlog, 2)["cluster"] == doc(backlog, 1)["cluster"]
+    # A second fitting request: the next such follow-up is ambiguous and stays apart.
+    second = "硚口区汉正街我外公尿毒症，医院停了透析，求哪里能透析"
+    write_posts(backlog.client, backlog.names, [_by(3, "外孙", second, 5)], spool, same_episode)
+    again = "记者获悉，此前在网上求助的硚口区尿毒症患者，目前已恢复每周三次透析。"
+    write_posts(backlog.client, backlog.names, [_by(4, "长江晚报", again, 6)], spool, same_episode)
+    assert doc(backlog, 4)["cluster"] not in (
+        doc(backlog, 1)["cluster"],
+        doc(backlog, 3)["cluster"],
+    )
