@@ -1,4 +1,4 @@
-"""Dispatchers' routes: search, a request's detail, workflow changes, contacts, merges."""
+"""Dispatchers' routes: search, a request's detail, workflow, contacts, merges, detaching."""
 
 from __future__ import annotations
 
@@ -158,3 +158,11 @@ def undo_merge(merge_id: str, request: Request, user: Caller) -> dict[str, Any]:
     _writer(user)
     state = state_of(request)
     return merge.undo(state.client, state.names, merge_id, _actor(user))
+
+
+@router.post("/requests/{request_id}/detach")
+def detach_request(request_id: str, request: Request, user: Caller) -> dict[str, Any]:
+    """Take a request out of its cluster (a wrong link); later ingestion keeps them apart."""
+    _writer(user)
+    state = state_of(request)
+    return merge.detach(state.client, state.names, request_id, _actor(user))

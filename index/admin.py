@@ -8,6 +8,7 @@ index stays until it is removed on purpose.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from dataclasses import dataclass
@@ -193,9 +194,17 @@ def _carded(source: dict[str, Any]) -> dict[str, Any]:
     if not source.get("text"):
         return source
     source = remask(source)
-    if source.get("dedup_card"):
+    if source.get("dedup_card") and _card_version(source["dedup_card"]) >= 2:
         return source
     return {**source, "dedup_card": card_of(source)}
+
+
+def _card_version(encoded: str) -> int:
+    """Return the version of a stored dedup card (0 if unreadable): older ones are re-made."""
+    try:
+        return base64.b64decode(encoded[:4])[0]
+    except (ValueError, IndexError):
+        return 0
 
 
 def _copy(client: Elasticsearch, source: str, target: str) -> tuple[int, int]:

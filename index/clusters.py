@@ -1,30 +1,35 @@
 """Duplicate clusters in the backlog: incremental assignment, aggregates, manual merges.
 
 A post crawled tonight is compared with the whole backlog, not only tonight's batch. The NLP
-stage gives each post blocking keys (`dedup_keys`: MinHash LSH bands, phone and person
-keys); the backlog stores them, so the candidates of a batch are found with one terms query
-per chunk of keys, whatever the backlog's size. The caller's `same_episode` decides each
-candidate pair; this module only finds candidates and keeps cluster ids, sizes, canonical
-posts and cluster urgencies consistent (`index.cluster_summary`).
+stage gives each post blocking keys (`dedup_keys`: MinHash LSH bands, phone, person,
+author and case keys); the backlog stores them, so the candidates of a batch are found
+with one terms query per chunk of keys, whatever the backlog's size (`index.candidates`).
+The caller's `same_episode` decides each candidate pair, and a follow-up that refers back
+joins the one episode it fits; this module keeps cluster ids, sizes, canonical posts and
+cluster urgencies consistent (`index.cluster_summary`).
 
 Cluster ids already in the backlog are stable: when a batch links to an existing cluster it
 takes that cluster's id, and when it links two existing clusters, the one whose canonical
-post is older absorbs the other. A post already in the backlog keeps its backlog cluster,
-so a dispatcher's manual merge survives re-ingestion.
+post is older absorbs the other, unless a dispatcher took them apart (`index.merge.detach`).
+A post already in the backlog keeps its backlog cluster, so a dispatcher's manual merge
+survives re-ingestion.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
+from index.candidates import CANDIDATE_FIELDS as CANDIDATE_FIELDS
+from index.candidates import as_post as as_post
+from index.candidates import candidates as _candidates
+from index.candidates import card_of as card_of
+from index.candidates import epoch_millis as epoch_millis
 from index.client import answering
 
 # Callers refresh clusters through this module; the summary each member carries lives beside.
@@ -37,28 +42,6 @@ log = logging.getLogger(__name__)
 
 SameEpisode = Callable[[dict[str, Any], dict[str, Any]], bool]
 
-#: Source fields a `same_episode` decision may read from a backlog document (candidates
-#: come with their dedup card instead; these serve documents written without one).
-CANDIDATE_FIELDS = [
-    "id",
-    "text",
-    "template",
-    "personal",
-    "cluster",
-    "posted_at",
-    "district",
-    "street",
-    "community",
-    "needs",
-    "kind",
-    "dedup_keys",
-    "urgency_rank",
-    "source",
-    "repost_of",
-    "source_id",
-]
-_KEYS_PER_QUERY = 20_000  # one query per batch: the terms query allows 65,536
-_PAGE = 5_000
 #: Members of a cluster that carry blocking keys; later members are found through them.
 #: Each keyed member is a candidate fetched (its whole source) by every later post that
 #: shares a key with it: at 300 k posts a third of the ingest's time went to fetching
@@ -90,112 +73,6 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
-
-
-#: What a candidate is fetched with: doc values only, no stored fields. Loading and
-#: filtering each candidate's source was most of the cost of a candidate, to Elasticsearch
-#: and to the writer, which then computed its signature from the text again.
-_CARD_FIELDS: list[dict[str, Any]] = [
-    {"field": "id"},
-    {"field": "cluster"},
-    {"field": "posted_at", "format": "epoch_millis"},
-    {"field": "dedup_card"},
-]
-
-
-def _candidates(client: Elasticsearch, names: Names, keys: list[str]) -> list[dict[str, Any]]:
-    """Return every backlog document sharing a key with KEYS, as a post `same_episode` reads.
-
-    Each is read from its dedup card (`classify.cards.from_card`), with `id`, `cluster`
-    and `posted_at` (epoch milliseconds); a document without a card, from its source.
-    """
-    from classify.cards import from_card  # the NLP stage's format; loaded by writers only
-
-    found: dict[str, dict[str, Any]] = {}
-    uncarded: list[str] = []
-    for start in range(0, len(keys), _KEYS_PER_QUERY):
-        chunk = keys[start : start + _KEYS_PER_QUERY]
-        after: list[Any] | None = None
-        while True:
-            with answering(client):
-                response = client.search(
-                    index=names.requests,
-                    query={"terms": {"dedup_keys": chunk}},
-                    size=_PAGE,
-                    sort=[{"id": "asc"}],
-                    search_after=after,
-                    source=False,
-                    stored_fields="_none_",
-                    docvalue_fields=_CARD_FIELDS,
-                    ignore_unavailable=True,
-                    track_total_hits=False,
-                )
-            hits = response["hits"]["hits"]
-            for hit in hits:
-                fields = hit["fields"]
-                rid = fields["id"][0]
-                if rid in found:
-                    continue
-                try:
-                    post = from_card(base64.b64decode(fields["dedup_card"][0]))
-                except (KeyError, ValueError):
-                    uncarded.append(rid)
-                    continue
-                post.update(
-                    id=rid,
-                    cluster=fields["cluster"][0],
-                    posted_at=_millis(fields["posted_at"][0]) if "posted_at" in fields else None,
-                )
-                found[rid] = post
-            if len(hits) < _PAGE:
-                break
-            after = hits[-1]["sort"]
-    for rid, source in _sources(client, names, uncarded).items():
-        found[rid] = {**as_post(source), "posted_at": epoch_millis(source.get("posted_at"))}
-    return list(found.values())
-
-
-def _sources(client: Elasticsearch, names: Names, ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not ids:
-        return {}
-    with answering(client):
-        response = client.mget(
-            index=names.requests, ids=sorted(set(ids)), source_includes=CANDIDATE_FIELDS
-        )
-    return {d["_id"]: d["_source"] for d in response["docs"] if d.get("found")}
-
-
-def _millis(value: Any) -> int:
-    return int(float(value))
-
-
-def epoch_millis(value: str | None) -> int | None:
-    """Return an ISO time as Elasticsearch orders it (no offset: UTC), None if unreadable."""
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
-
-
-def card_of(doc: dict[str, Any]) -> str:
-    """Return the dedup card of backlog document DOC (its stored keys as they are now)."""
-    from classify.cards import card
-
-    return base64.b64encode(card(as_post(doc))).decode("ascii")
-
-
-def as_post(source: dict[str, Any]) -> dict[str, Any]:
-    """Return a backlog document as the analysed post `same_episode` compares (a copy)."""
-    # The index keeps the template's name apart with the other personal data.
-    personal = source.get("personal") or {}
-    template = dict(source.get("template") or {})
-    if personal.get("template_name"):
-        template["name"] = personal["template_name"]
-    return {**source, "template": template}
 
 
 def _existing(client: Elasticsearch, names: Names, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -288,13 +165,22 @@ def assign(
         groups[uf.find(f"c:{cluster}")].append(cluster)
     absorbed: dict[str, str] = {}
     chosen: dict[str, str] = {}
+    joining = [c for members in groups.values() if len(members) > 1 for c in members]
+    apart = _kept_apart(client, names, joining)
+    separate: set[str] = set()  # clusters a dispatcher keeps apart from their group's
     for root, clusters in groups.items():
         clusters.sort(key=lambda c: (backlog_clusters[c], c))
         chosen[root] = clusters[0]
-        absorbed.update((gone, clusters[0]) for gone in clusters[1:])
+        for gone in clusters[1:]:
+            if frozenset((gone, clusters[0])) in apart:
+                separate.add(gone)
+            else:
+                absorbed[gone] = clusters[0]
     for post in posts:
         root = uf.find(f"p:{post['id']}")
-        post["cluster"] = chosen.get(root, post["cluster"])
+        old = existing.get(post["id"], {}).get("cluster")
+        # A post a dispatcher detached stays in its own cluster whatever links it.
+        post["cluster"] = old if old in separate else chosen.get(root, post["cluster"])
     for post in posts:
         # A cluster already findable through enough of its members needs no more: its
         # later copies index no keys, so a request reposted ten thousand times does not
@@ -308,6 +194,46 @@ def assign(
         elif stop_keys and post.get("dedup_keys"):
             post["dedup_keys"] = [k for k in post["dedup_keys"] if k not in stop_keys]
     return Assignment(joined=set(chosen.values()), absorbed=absorbed, known=set(existing))
+
+
+def _kept_apart(client: Elasticsearch, names: Names, ids: list[str]) -> set[frozenset[str]]:
+    """Return the pairs among cluster IDS that a dispatcher took apart (`merge.detach`).
+
+    A detached post names the oldest post of the cluster it left (`apart_from`): the
+    pair is its cluster and that post's cluster now, whatever they are called since.
+    """
+    if len(ids) < 2:
+        return set()
+    wanted = set(ids)
+    with answering(client):
+        response = client.search(
+            index=names.requests,
+            query={
+                "bool": {
+                    "filter": [
+                        {"terms": {"cluster": sorted(wanted)}},
+                        {"exists": {"field": "apart_from"}},
+                    ]
+                }
+            },
+            source_includes=["cluster", "apart_from"],
+            size=1000,
+            ignore_unavailable=True,
+        )
+    marks = [h["_source"] for h in response["hits"]["hits"]]
+    anchors = sorted({a for m in marks for a in m.get("apart_from") or []})
+    if not anchors:
+        return set()
+    with answering(client):
+        docs = client.mget(index=names.requests, ids=anchors, source=["cluster"])["docs"]
+    where = {d["_id"]: d["_source"].get("cluster") for d in docs if d.get("found")}
+    pairs = set()
+    for mark in marks:
+        for anchor in mark.get("apart_from") or []:
+            other = where.get(anchor)
+            if other in wanted and other != mark["cluster"]:
+                pairs.add(frozenset((mark["cluster"], other)))
+    return pairs
 
 
 def _oldest(backlog_clusters: dict[str, int], cand: dict[str, Any]) -> None:

@@ -170,4 +170,5 @@ def workflow_defaults(crawled: dict[str, Any], now: datetime | None = None) -> d
         "updated_at": (now or datetime.now(UTC)).isoformat(),
         "updated_by": "ingest",
         "merged_into": None,
+        "apart_from": None,
     }

@@ -112,6 +112,9 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     },
     "is_canonical": BOOLEAN,
     "merged_into": KEYWORD,
+    # Posts a dispatcher took this one apart from (`index.merge.detach`): no automatic
+    # link puts it in one cluster with them again.
+    "apart_from": KEYWORD,
     # Workflow: set by dispatchers, never by re-ingestion.
     "status": KEYWORD,
     "team": KEYWORD,
@@ -130,6 +133,7 @@ WORKFLOW_FIELDS = (
     "updated_at",
     "updated_by",
     "merged_into",
+    "apart_from",
 )
 
 REQUEST_MAPPING: dict[str, Any] = {"dynamic": "strict", "properties": REQUEST_PROPERTIES}

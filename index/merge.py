@@ -197,3 +197,62 @@ def merges(client: Elasticsearch, names: Names, cluster: str) -> list[dict[str, 
         for h in hits
         if h["_source"]["action"] == "merge"
     ]
+
+
+def detach(client: Elasticsearch, names: Names, request_id: str, actor: Actor) -> dict[str, Any]:
+    """Take request REQUEST_ID out of its cluster: it was linked to posts of another episode.
+
+    The request moves to a cluster of its own (named after it); should it have been the
+    cluster's oldest post, the others keep their cluster under the name of the next
+    oldest. It keeps `apart_from` the cluster's oldest remaining post, so no later
+    ingestion or reconciliation links the two clusters again (`clusters.assign`).
+
+    Raises:
+        NotFound: no request has that id.
+        InvalidInput: the request is alone in its cluster already.
+    """
+    from classify.dedup import cluster_id  # the NLP stage's naming of clusters
+
+    with answering(client):
+        try:
+            doc = client.get(index=names.requests, id=request_id, source=["cluster", "apart_from"])[
+                "_source"
+            ]
+        except NotFoundError:
+            raise NotFound(f"No request has the id {request_id!r}.") from None
+        client.indices.refresh(index=names.requests)
+    old = doc["cluster"]
+    others = [d for d in _members(client, names, old) if d["_id"] != request_id]
+    if not others:
+        raise InvalidInput("This request is alone in its cluster: there is nothing to detach.")
+    anchor = others[0]["_id"]
+    own = cluster_id(request_id)
+    moves: dict[str, tuple[str, str | None]] = {request_id: (own, None)}
+    if own == old:
+        # It named the cluster: the others take the name of their oldest.
+        rest = cluster_id(anchor)
+        moves.update({d["_id"]: (rest, d.get("merged_into")) for d in others})
+    else:
+        rest = old
+    _move(client, names, moves)
+    apart = sorted({*(doc.get("apart_from") or []), anchor})
+    with answering(client):
+        client.update(index=names.requests, id=request_id, doc={"apart_from": apart}, refresh=True)
+    clusters.refresh(client, names, [own, rest])
+    _visible(client, names)
+    _event(
+        client,
+        names,
+        {
+            "request_id": request_id,
+            "cluster": rest,
+            "at": datetime.now(UTC).isoformat(),
+            "user": actor.user,
+            "role": actor.role,
+            "action": "detach",
+            "field": "cluster",
+            "old": old,
+            "new": own,
+        },
+    )
+    return {"request_id": request_id, "cluster": own, "from": rest, "apart_from": apart}

@@ -170,3 +170,22 @@ def test_an_update_post_suggests_closing_its_request(client, stocked):
     headers = token_headers(stocked, "disp")
     detail = client.get("/api/requests/weibo:1", headers=headers).json()
     assert detail["update"]["outcome"] == "admitted" and detail["update"]["suggests"] == "resolved"
+
+
+def test_a_wrongly_linked_request_is_detached_and_recorded(client, stocked):
+    headers = token_headers(stocked, "disp")
+    merged = client.post(
+        "/api/clusters/merge", json={"first": "c-weibo:5", "second": "c-weibo:4"}, headers=headers
+    )
+    assert merged.status_code == 200
+    detached = client.post("/api/requests/weibo:5/detach", headers=headers)
+    assert detached.status_code == 200, detached.text
+    body = detached.json()
+    assert (body["from"], body["apart_from"]) == ("c-weibo:4", ["weibo:4"])
+    after = client.get("/api/requests/weibo:5", headers=headers).json()
+    assert after["cluster"] == body["cluster"] != "c-weibo:4" and after["cluster_size"] == 1
+    assert [e["action"] for e in after["history"]][-1] == "detach"
+    alone = client.post("/api/requests/weibo:5/detach", headers=headers)
+    assert alone.status_code == 400 and "alone" in alone.json()["error"]
+    missing = client.post("/api/requests/weibo:nope/detach", headers=headers)
+    assert missing.status_code == 404

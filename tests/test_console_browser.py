@@ -138,6 +138,31 @@ def test_dispatcher_searches_filters_opens_a_cluster_assigns_and_resolves(server
     assert page.dialogs == []
 
 
+def test_dispatcher_detaches_a_wrongly_linked_post_from_its_cluster(server, page):
+    _login(page, server, "disp")
+    page.wait_for_selector("#rows .row")
+    # The critical cluster of three posts: take its last member out.
+    page.locator("#rows .row").first.click()
+    page.wait_for_selector(".detail-members .member")
+    members = page.locator(".detail-members .member")
+    assert members.count() == 3
+    leaving = members.nth(2).locator(".detach").get_attribute("data-request")
+    members.nth(2).locator(".detach").click()
+    expect(page.locator(".detail-members .member")).to_have_count(2)
+    assert leaving not in page.inner_text(".detail-members")
+    expect(page.locator("#rows .row").first).to_contain_text("2 条重复")
+    # The detached post stands alone, and its history says who took it out.
+    page.fill("#q", "")
+    detached = page.evaluate(
+        "async (id) => (await (await fetch(`/api/requests/${encodeURIComponent(id)}`,"
+        " {credentials: 'same-origin'})).json())",
+        leaving,
+    )
+    assert detached["cluster_size"] == 1
+    assert [e["action"] for e in detached["history"]][-1] == "detach"
+    assert page.dialogs == []
+
+
 def test_crawled_markup_renders_as_inert_text(server, page):
     _login(page, server, "disp")
     page.fill("#q", "核酸")

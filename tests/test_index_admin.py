@@ -88,14 +88,31 @@ def test_migrate_gives_documents_written_before_dedup_cards_their_card(backlog):
     load(backlog.client, backlog.names, jsonl(post(1)))
     older = crawled_part({**post(2), "dedup_keys": ["text:0123456789ab", "phone:abcdef012345"]})
     write(backlog.client, [create_action(backlog.names.requests, older)], Spool(backlog.spool_dir))
-    backlog.refresh()
+    # A version 1 card, as written before the episode facts: the copy makes it again.
+    from classify.cards import _CARD_HEAD, _EPISODE
+
+    current = base64.b64decode(
+        backlog.client.get(index=backlog.names.requests, id="fixture:1")["_source"]["dedup_card"]
+    )
+    head = _CARD_HEAD.size
+    first = b"\1" + current[1:head] + current[head + _EPISODE.size :]
+    load(backlog.client, backlog.names, jsonl(post(3)))
+    backlog.client.update(
+        index=backlog.names.requests,
+        id="fixture:3",
+        doc={"dedup_card": base64.b64encode(first).decode()},
+        refresh=True,
+    )
+    stored = backlog.client.get(index=backlog.names.requests, id="fixture:3")["_source"]
+    assert base64.b64decode(stored["dedup_card"])[0] == 1
     before = backlog.client.get(index=backlog.names.requests, id="fixture:1")["_source"]
     result = admin.migrate(backlog.client, backlog.names, force=True)
     backlog.refresh()
     after = {
         rid: backlog.client.get(index=result.new, id=rid)["_source"]
-        for rid in ("fixture:1", "fixture:2")
+        for rid in ("fixture:1", "fixture:2", "fixture:3")
     }
+    assert base64.b64decode(after["fixture:3"]["dedup_card"])[0] == 2
     # A card already written is copied as it is; a missing one is made from the document.
     assert after["fixture:1"]["dedup_card"] == before["dedup_card"]
     card = from_card(base64.b64decode(after["fixture:2"]["dedup_card"]))

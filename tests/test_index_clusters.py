@@ -373,3 +373,26 @@ def test_a_newsroom_follow_up_crawled_later_joins_the_one_request_it_fits(backlo
         doc(backlog, 1)["cluster"],
         doc(backlog, 3)["cluster"],
     )
+
+
+def test_a_detached_post_stays_apart_through_re_ingestion_and_new_links(backlog):
+    from index.merge import detach
+    from index.workflow import Actor
+
+    spool = Spool(backlog.spool_dir)
+    request = _by(1, "江夏的小橙子", "我妈乳腺癌化疗停了九天，一直吐，我们在江夏纸坊，求医院", 5)
+    wrong = _by(2, "江夏的小橙子", "谢谢大家，化疗的事有医院接了，不用再转了", 6)
+    for post in (request, wrong):
+        write_posts(backlog.client, backlog.names, [post], spool, same_episode)
+    assert doc(backlog, 2)["cluster"] == doc(backlog, 1)["cluster"]
+    detach(backlog.client, backlog.names, "fixture:2", Actor("disp", "dispatcher"))
+    apart = doc(backlog, 2)["cluster"]
+    assert apart != doc(backlog, 1)["cluster"] and doc(backlog, 2)["apart_from"] == ["fixture:1"]
+    # Crawled again, and a new post of the same account that links to both.
+    again = _by(3, "江夏的小橙子", "谢谢大家，化疗的事有医院接了", 7)
+    for post in (wrong, again):
+        write_posts(backlog.client, backlog.names, [post], spool, same_episode)
+    assert doc(backlog, 2)["cluster"] == apart
+    assert doc(backlog, 3)["cluster"] in (doc(backlog, 1)["cluster"], apart)
+    assert doc(backlog, 1)["cluster"] != apart
+    assert doc(backlog, 2)["cluster_size"] + doc(backlog, 1)["cluster_size"] == 3

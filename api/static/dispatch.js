@@ -153,6 +153,7 @@
     else if (e.action === "reveal") what = "查看了联系方式";
     else if (e.action === "merge") what = `合并了重复组 ${e.old} → ${e.new}`;
     else if (e.action === "unmerge") what = "撤销了一次合并";
+    else if (e.action === "detach") what = `从重复组 ${e.old} 拆出（不是同一求助）`;
     else what = e.action;
     return el("li", {}, el("time", { text: fmtTime(e.at) }), el("span", { class: "who", text: who }), el("span", { text: what }));
   }
@@ -222,6 +223,7 @@
         m.outcome ? el("span", { class: "tag", text: label("outcome", m.outcome) }) : null,
         el("span", { text: fmtTime(m.posted_at) }), el("span", { class: "source", text: m.source }),
         m.url ? el("a", { href: m.url, target: "_blank", rel: "noopener noreferrer", text: "原帖" }) : null,
+        d.members.length > 1 ? el("button", { type: "button", class: "btn btn-quiet detach", "data-request": m.id, title: "这条帖子不是同一求助：拆成单独一组，以后也不再自动合并", text: "拆出" }) : null,
         el("p", { class: "member-text", text: m.text })));
     }
     panel.append(el("h3", { text: `重复组成员（${d.members.length}）` }), members);
@@ -296,6 +298,15 @@
     } catch (error) { toast(error.message, "error"); }
   }
 
+  async function detach(button) {
+    try {
+      const r = await api(`/api/requests/${encodeURIComponent(button.dataset.request)}/detach`, { method: "POST" });
+      toast(`已拆出：${r.request_id} 现为单独一组`, "ok");
+      await openDetail(state.current.id);
+      await search();
+    } catch (error) { toast(error.message, "error"); }
+  }
+
   function run(fn) {
     return (...args) => fn(...args).catch((error) => toast(error.message, "error"));
   }
@@ -354,6 +365,7 @@
       if (e.target.id === "reveal") await reveal();
       if (e.target.id === "close-detail") $("detail").hidden = true;
       if (e.target.classList.contains("undo")) await undo(e.target);
+      if (e.target.classList.contains("detach")) await detach(e.target);
     }));
     await search();
   }));
