@@ -17,7 +17,9 @@ from crawlers.logformat import PrivateLogFormatter
 from qiuzhu import logs
 from qiuzhu.settings import ROOT
 
-PHONE = re.compile(r"1[3-9]\d[-\s]?\d{4}[-\s]?\d{4}")
+# A number on its own: the digits of a float in Scrapy's stats (elapsed_time_seconds
+# 5.184908933671) once matched a bare pattern.
+PHONE = re.compile(r"(?<![\d.])1[3-9]\d[-\s]?\d{4}[-\s]?\d{4}(?![\d])")
 LEVEL = re.compile(r"^\S+ \S+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) ", re.M)
 
 
