@@ -24,7 +24,7 @@ from classify.dedup import (
     short_digest,
     signature,
 )
-from classify.episodes import read_facts
+from classify.episodes import counterpart, read_facts
 from classify.pairs import State, decide_pairs, resolve_references, roots, union
 
 #: Blocking keys the Clusterer holds in memory before it moves them to temporary files.
@@ -53,12 +53,7 @@ def _key32(key: str) -> int:
     return hash(key) & 0xFFFFFFFF
 
 
-def _kind_bits(key: str) -> int:
-    if key.startswith("phone:"):
-        return _PHONE_BIT
-    if key.startswith("author:"):
-        return _AUTHOR_BIT
-    return _RELAY_BIT if key.startswith("post:") else 0
+_KIND_BITS = {"phone": _PHONE_BIT, "author": _AUTHOR_BIT, "post": _RELAY_BIT, "case": _CASE_BIT}
 
 
 def _row_key(key: str) -> tuple[int, int]:
@@ -66,15 +61,12 @@ def _row_key(key: str) -> tuple[int, int]:
 
     A `cites:` key is kept as the `author:` key it meets, flagged _CITED on its owner, so
     that it meets the account's own posts but two citing posts do not meet each other;
-    a `refers:` key likewise as the `case:` key it meets.
+    a `refers:` key likewise as the `case:` key it meets (`classify.episodes.counterpart`).
     """
-    if key.startswith("cites:"):
-        return _AUTHOR_BIT | _key32("author:" + key[6:]), _CITED
-    if key.startswith("case:"):
-        return _CASE_BIT | _key32(key), 0
-    if key.startswith("refers:"):
-        return _CASE_BIT | _key32("case:" + key[7:]), _CITED
-    return _kind_bits(key) | _key32(key), 0
+    flag = 0
+    if key.startswith(("cites:", "refers:")):
+        key, flag = str(counterpart(key)), _CITED
+    return _KIND_BITS.get(key.partition(":")[0], 0) | _key32(key), flag
 
 
 def _relaying(keys: np.ndarray, owners: np.ndarray, state: State) -> np.ndarray:
