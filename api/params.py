@@ -34,7 +34,7 @@ LIST_PARAMS: dict[str, tuple[str, tuple[str, ...] | Callable[[], tuple[str, ...]
     "source": ("source", None),
     "cluster": ("cluster", None),
 }
-FILTER_PARAMS = ("q", "since", "until", "located", *LIST_PARAMS)
+FILTER_PARAMS = ("q", "since", "until", "located", "overdue", *LIST_PARAMS)
 PAGE_PARAMS = ("sort", "page", "size", "collapse")
 MAX_VALUE = 100
 WUHAN = timezone(timedelta(hours=8))
@@ -127,6 +127,7 @@ def filters(params: QueryParams, *, contacts: bool) -> Filters:
         since=_when(params, "since"),
         until=_when(params, "until"),
         located=_bool(params, "located"),
+        overdue=bool(_bool(params, "overdue")),
         masked_text=not contacts,
         **values,
     )

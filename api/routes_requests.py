@@ -61,6 +61,7 @@ def search(request: Request, user: Caller) -> FastJSON:
             "sort": options.sort,
             "rows": page.rows,
             "facets": {k: [{"value": v, "count": n} for v, n in f] for k, f in page.facets.items()},
+            "overdue": page.overdue,
         }
     )
 

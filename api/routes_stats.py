@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from api import divisions, labels, params
 from api.app import Caller, FastJSON, state_of
-from index import contacts, export, stats
+from index import clock_stats, contacts, export, stats
 from index.search import Filters
 from index.users import User
 from index.workflow import Actor
@@ -62,6 +62,27 @@ def resolution(request: Request, user: Caller) -> FastJSON:
     """Return hours from posting to the first `resolved` status."""
     state = state_of(request)
     return FastJSON(stats.resolution_times(state.client, state.names, _filters(request, user)))
+
+
+@router.get("/stats/clocks")
+def clocks(request: Request, user: Caller) -> FastJSON:
+    """Return the share of requests answered within their urgency's target, overall and by
+    district, need, team and day."""
+    state = state_of(request)
+    return FastJSON(clock_stats.within_target(state.client, state.names, _filters(request, user)))
+
+
+@router.get("/stats/clocks.csv")
+def clocks_csv(request: Request, user: Caller) -> StreamingResponse:
+    """Return the figures of /api/stats/clocks as CSV."""
+    state = state_of(request)
+    figures = clock_stats.within_target(state.client, state.names, _filters(request, user))
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    return StreamingResponse(
+        (line.encode() for line in clock_stats.csv_lines(figures)),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="qiuzhu-clocks-{stamp}.csv"'},
+    )
 
 
 @router.get("/stats/communities")

@@ -171,4 +171,6 @@ def workflow_defaults(crawled: dict[str, Any], now: datetime | None = None) -> d
         "updated_by": "ingest",
         "merged_into": None,
         "apart_from": None,
+        "answered_at": None,
+        "answered_in_time": None,
     }

@@ -49,7 +49,8 @@ COLUMNS = (
 CONTACT_COLUMNS = ("url", "full_text", *PERSONAL_FIELDS)
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """Return VALUE as a CSV cell a spreadsheet shows as text, never runs as a formula."""
     if value is None:
         return ""
     if isinstance(value, list):
@@ -61,7 +62,7 @@ def _cell(value: Any) -> str:
 
 def _line(values: list[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow([_cell(v) for v in values])
+    csv.writer(buffer).writerow([cell(v) for v in values])
     return buffer.getvalue()
 
 

@@ -122,6 +122,10 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     "notes_count": INTEGER,
     "updated_at": DATE,
     "updated_by": KEYWORD,
+    # Waiting clock (index/clocks.py): when a dispatcher first answered the request's
+    # cluster, and whether within its urgency's target.
+    "answered_at": DATE,
+    "answered_in_time": BOOLEAN,
 }
 
 #: Fields owned by dispatchers: written when a request is first indexed, never after by ingestion.
@@ -134,6 +138,8 @@ WORKFLOW_FIELDS = (
     "updated_by",
     "merged_into",
     "apart_from",
+    "answered_at",
+    "answered_in_time",
 )
 
 REQUEST_MAPPING: dict[str, Any] = {"dynamic": "strict", "properties": REQUEST_PROPERTIES}

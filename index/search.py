@@ -15,6 +15,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from elasticsearch.dsl import A, Q, Query, Search
 
+from index import clocks
 from index.client import answering
 from index.mapping import PLACE_LEVELS, URGENCY_RANK, Names
 from qiuzhu.errors import InvalidInput
@@ -60,6 +61,8 @@ class Filters:
     since: datetime | date | None = None
     until: datetime | date | None = None
     located: bool | None = None
+    #: Only requests waiting past their urgency's answer target (index/clocks.py).
+    overdue: bool = False
     #: Match the text against `text_masked` alone: for roles without contact rights, whose
     #: search must not tell whether a post holds a name, phone or address.
     masked_text: bool = False
@@ -103,6 +106,8 @@ def filter_clauses(filters: Filters) -> list[Query]:
         clauses.append(Q("exists", field="district"))
     elif filters.located is False:
         clauses.append(~Q("exists", field="district"))
+    if filters.overdue:
+        clauses.append(Q(clocks.overdue_query()))
     return clauses
 
 
@@ -174,12 +179,27 @@ def build_search(
         raise InvalidInput(f"Pages go from 1 to {MAX_WINDOW // size} at this page size.")
     search = Search(index=names.requests)
     query = text_query(filters.text, filters.masked_text)
-    search = search.query(Q("bool", must=[query] if query else [], filter=filter_clauses(filters)))
     urgency_field = "cluster_urgency_rank" if collapse else "urgency_rank"
+    # Only the relevance sort reads the text's score; the others match the text as a
+    # filter. Every sort puts a critical request waiting past its target first: it alone
+    # scores (OVERDUE_BOOST), whatever the text scores.
+    clauses = filter_clauses(filters)
+    if query and sort != "relevance":
+        clauses.append(query)
+    search = search.query(
+        Q(
+            "bool",
+            # match_all when nothing else must match: a bool query of `should` clauses
+            # alone would match only what they match.
+            must=[query if query and sort == "relevance" else Q("match_all")],
+            filter=clauses,
+            should=[Q(clocks.overdue_first(urgency_field))],
+        )
+    )
     if sort == "urgency":
-        search = search.sort(f"-{urgency_field}", "posted_at", "id")
+        search = search.sort(f"-{urgency_field}", "_score", "posted_at", "id")
     elif sort == "recent":
-        search = search.sort("-posted_at", "id")
+        search = search.sort("_score", "-posted_at", "id")
     else:
         search = search.sort("_score", f"-{urgency_field}", "posted_at")
     if collapse:
@@ -191,6 +211,10 @@ def build_search(
         for name in FACETS:
             search.aggs.bucket(name, A("terms", field=name, size=50))
         search.aggs.metric("clusters", A("cardinality", field="cluster"))
+        # The header's overdue queue counts the whole backlog, whatever the filters.
+        queue = search.aggs.bucket("overdue", A("global"))
+        queue.bucket("all", A("filter", filter=Q(clocks.overdue_query())))
+        queue.bucket("critical", A("filter", filter=Q(clocks.overdue_query(only="critical"))))
     return search
 
 
@@ -202,6 +226,7 @@ class SearchResult:
     clusters: int
     hits: list[dict[str, Any]]
     facets: dict[str, list[tuple[str, int]]]
+    overdue: dict[str, int] = field(default_factory=dict)
 
 
 def run_search(
@@ -226,4 +251,13 @@ def run_search(
         clusters=clusters,
         hits=[{k: v for k, v in h.items() if v is not None} for h in hits],
         facets=facets,
+        overdue=overdue_counts(aggs),
     )
+
+
+def overdue_counts(aggs: dict[str, Any]) -> dict[str, int]:
+    """Return the overdue queue's counts from a page's aggregations (empty without facets)."""
+    queue = aggs.get("overdue")
+    if not queue:
+        return {}
+    return {"all": queue["all"]["doc_count"], "critical": queue["critical"]["doc_count"]}

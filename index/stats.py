@@ -85,9 +85,9 @@ def overview(client: Elasticsearch, names: Names, filters: Filters) -> dict[str,
     }
 
 
-def grid_body(filters: Filters) -> dict[str, Any]:
-    """Return the search body of `by_district_need_day` (pure: no I/O)."""
-    histogram = {
+def daily() -> dict[str, Any]:
+    """Return a `date_histogram` aggregation of posts per calendar day in the crisis's zone."""
+    return {
         "date_histogram": {
             "field": "posted_at",
             "calendar_interval": "day",
@@ -96,6 +96,11 @@ def grid_body(filters: Filters) -> dict[str, Any]:
             "min_doc_count": 1,
         }
     }
+
+
+def grid_body(filters: Filters) -> dict[str, Any]:
+    """Return the search body of `by_district_need_day` (pure: no I/O)."""
+    histogram = daily()
     return {
         "query": query(filters),
         "size": 0,

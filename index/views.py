@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.dsl import Search
 
+from index import clocks
 from index.client import answering
 from index.mapping import PERSONAL_FIELDS, PLACE_LEVELS, WORKFLOW_FIELDS, Names
 from index.masking import scrub
-from index.search import FACETS, PERSONAL_SOURCE, Filters, build_search
+from index.search import FACETS, PERSONAL_SOURCE, Filters, build_search, overdue_counts
 from index.workflow import TRANSITIONS, Version, get_request, history
 
 #: Fields any role may receive about a post (after `scrub` for the text).
@@ -27,6 +28,7 @@ ROW_FIELDS = (
     "id",
     "source",
     "posted_at",
+    "crawled_at",
     "kind",
     "outcome",
     "needs",
@@ -69,6 +71,9 @@ def shape(source: dict[str, Any], *, links: bool) -> dict[str, Any]:
         row["template"] = shown
     if links and source.get("url"):
         row["url"] = source["url"]
+    waiting = clocks.clock(source)
+    if waiting is not None:
+        row["clock"] = waiting
     return row
 
 
@@ -124,6 +129,7 @@ class Page:
     clusters: int
     rows: list[dict[str, Any]]
     facets: dict[str, list[tuple[str, int]]]
+    overdue: dict[str, int] = field(default_factory=dict)
 
 
 def search_page(
@@ -166,6 +172,7 @@ def search_page(
         clusters=int(aggs.get("clusters", {}).get("value", 0)),
         rows=rows,
         facets=facets,
+        overdue=overdue_counts(aggs),
     )
 
 

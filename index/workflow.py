@@ -15,6 +15,7 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
+from index import clocks
 from index.client import answering
 from index.documents import teams
 from index.mapping import Names
@@ -104,7 +105,8 @@ def change(
             "Someone else changed this request since you opened it: reload it and "
             "apply your change again."
         )
-    now = datetime.now(UTC).isoformat()
+    stamp = datetime.now(UTC)
+    now = stamp.isoformat()
     update: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
     base = {
@@ -171,6 +173,8 @@ def change(
         events.append({**base, "action": "note", "note": note})
     if not update:
         return current, seen
+    answer = clocks.answer_fields(client, names, current, update.get("status", ""), stamp)
+    update.update(answer)
     update.update(updated_at=now, updated_by=actor.user)
     with answering(client):
         try:
@@ -190,6 +194,8 @@ def change(
                 "and apply your change again."
             ) from None
         _record(client, names, events)
+    # The cluster has one clock: answering one member stops it for all.
+    clocks.stamp_cluster(client, names, current.get("cluster") or "", answer)
     return {**current, **update}, Version(result["_seq_no"], result["_primary_term"])
 
 

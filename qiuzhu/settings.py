@@ -439,6 +439,13 @@ SETTINGS += (
     ),
     Setting("API_TOKEN_DAYS", "90", "Days a new API token stays valid by default.", _float),
     Setting(
+        "ANSWER_TARGETS",
+        "critical=1h,high=6h,normal=24h",
+        "Time within which a request of each urgency should be answered (taken on or "
+        "closed), counted from its post time: the dispatchers' waiting clocks, the overdue "
+        "queue and the analysts' share answered within target (units m, h, d).",
+    ),
+    Setting(
         "API_CITY_CODE",
         "",
         "Comma-separated division codes of the cities (four digits) or provinces (two) "

@@ -113,8 +113,8 @@ def test_export_pages_through_more_rows_than_one_page(backlog, monkeypatch):
 
 
 def test_export_neutralises_spreadsheet_formulas():
-    assert export._cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert export._cell(["a", "b"]) == "a|b"
+    assert export.cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert export.cell(["a", "b"]) == "a|b"
 
 
 def test_stats_refuse_bad_parameters(client, ana):

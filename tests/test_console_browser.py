@@ -138,6 +138,35 @@ def test_dispatcher_searches_filters_opens_a_cluster_assigns_and_resolves(server
     assert page.dialogs == []
 
 
+def test_dispatcher_works_the_overdue_queue(server, page):
+    # Every invented request was posted in 2020: all six clusters wait past their target.
+    _login(page, server, "disp")
+    page.wait_for_selector("#rows .row")
+    queue = page.locator("#overdue")
+    expect(queue).to_have_text("超时 6（危急 1）")
+    assert "has-critical" in (queue.get_attribute("class") or "")
+    first = page.locator("#rows .row").first
+    assert "超时" in first.locator(".clock").inner_text()
+    queue.click()
+    expect(queue).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#rows .row .clock-overdue")).to_have_count(6)
+    # Taking one on stops its clock: it leaves the queue, late.
+    page.locator("#rows .row", has_text="透析").click()
+    page.wait_for_selector("#workflow")
+    page.select_option("#wf-status", "assigned")
+    page.click("#workflow button[type=submit]")
+    expect(page.locator("#history")).to_contain_text("已分派")
+    page.click("#search-form button")
+    expect(queue).to_have_text("超时 5（危急 1）")
+    expect(page.locator("#rows .row")).to_have_count(5)
+    queue.click()
+    expect(queue).to_have_attribute("aria-pressed", "false")
+    answered = page.locator("#rows .row", has_text="透析").locator(".clock")
+    expect(answered).to_contain_text("后响应（超时）")
+    page.screenshot(path=str(SCREENSHOTS / "dispatcher-overdue.png"), full_page=False)
+    assert page.dialogs == []
+
+
 def test_dispatcher_detaches_a_wrongly_linked_post_from_its_cluster(server, page):
     _login(page, server, "disp")
     page.wait_for_selector("#rows .row")
@@ -191,6 +220,11 @@ def test_analyst_sees_charts_tables_and_no_contact_data(server, page):
     page.wait_for_selector("#daily svg path.line")
     page.wait_for_selector("#communities tbody tr")
     assert "中南二路社区" in page.inner_text("#communities")
+    # Answered within target: nobody answered the 2020 requests, all of them are late.
+    expect(page.locator("#clock-table")).to_contain_text("江岸区")
+    expect(page.locator("#cards")).to_contain_text("按时响应")
+    assert "0.0%" in page.inner_text("#clock-table")
+    assert page.locator("#clock-export").get_attribute("href").startswith("/api/stats/clocks.csv")
     body = page.content()
     assert "13812345678" not in body and "王建国" not in body
     page.screenshot(path=str(SCREENSHOTS / "analyst.png"), full_page=True)

@@ -20,10 +20,22 @@ def test_build_search_is_pure_and_filters_without_scoring():
     bool_query = body["query"]["bool"]
     assert {"terms": {"district": ["江岸区"]}} in bool_query["filter"]
     assert {"terms": {"needs": ["bed"]}} in bool_query["filter"]
-    text = bool_query["must"][0]["bool"]["must"][0]["simple_query_string"]
+    # Sorted by urgency, the text only filters: its score must not reorder the list.
+    assert bool_query["must"] == [{"match_all": {}}]
+    text = bool_query["filter"][-1]["bool"]["must"][0]["simple_query_string"]
     assert text["query"] == "发烧" and text["default_operator"] == "and"
     assert body["sort"][0] == {"cluster_urgency_rank": {"order": "desc"}}
     assert body["collapse"] == {"field": "cluster"}
+    # The one scoring clause: an overdue critical request, whatever the sort.
+    (lift,) = bool_query["should"]
+    assert lift["constant_score"]["boost"] >= 1e6
+
+
+def test_build_search_by_relevance_scores_the_text():
+    body = build_search(names("p"), Filters(text="发烧"), sort="relevance").to_dict()
+    text = body["query"]["bool"]["must"][0]["bool"]["must"][0]["simple_query_string"]
+    assert text["query"] == "发烧"
+    assert body["sort"][0] == "_score"
 
 
 def test_build_search_without_personal_data_excludes_contact_fields():

@@ -19,6 +19,10 @@
     return h < 48 ? `${h} 小时` : `${(h / 24).toFixed(1)} 天`;
   }
 
+  function percent(share) {
+    return share === null || share === undefined ? "—" : `${(share * 100).toFixed(1)}%`;
+  }
+
   function table(node, head, rows) {
     clear(node);
     node.append(el("thead", {}, el("tr", {}, head.map((h) => el("th", { text: h })))));
@@ -30,9 +34,9 @@
 
   async function refresh() {
     const q = params(filters());
-    const [overview, grid, age, resolution, communities] = await Promise.all([
+    const [overview, grid, age, resolution, communities, clocks] = await Promise.all([
       api(`/api/stats/overview?${q}`), api(`/api/stats/grid?${q}`), api(`/api/stats/age?${q}`),
-      api(`/api/stats/resolution?${q}`), api(`/api/stats/communities?${q}`),
+      api(`/api/stats/resolution?${q}`), api(`/api/stats/communities?${q}`), api(`/api/stats/clocks?${q}`),
     ]);
     const cards = clear($("cards"));
     cards.append(
@@ -40,7 +44,14 @@
       card("待处理", overview.open, `最久已等 ${hours(age.longest_wait_hours)}`),
       card("未定位到区", `${(overview.unlocated_share * 100).toFixed(1)}%`, `${overview.unlocated} 个求助`),
       card("解决用时（中位数）", hours(resolution.median_hours), `${resolution.resolved} 个已解决 · P90 ${hours(resolution.p90_hours)}`),
+      card("按时响应", percent(clocks.share), `${clocks.within} / ${clocks.decided} 个已到期或已响应`),
     );
+    // Answered within the urgency's target, by day of posting and per district, need, team.
+    Charts.line($("clock-daily"), clocks.day.map((d) => ({ label: d.value, value: Math.round((d.share || 0) * 100) })), "按时响应率（%）");
+    const by = (dimension, name) => clocks[dimension].map((r) => [dimension === "needs" ? needLabel(r.value) : (dimension === "team" ? (L.team[r.value] || r.value) : r.value), name, r.decided, r.within, percent(r.share)]);
+    table($("clock-table"), ["值", "维度", "已到期或已响应", "按时响应", "按时率"],
+      [...by("district", "区"), ...by("needs", "需求"), ...by("team", "负责组")]);
+    $("clock-export").setAttribute("href", `/api/stats/clocks.csv?${q}`);
     const districts = grid.districts.map((d) => d.district);
     const needs = grid.needs.map((n) => n.need);
     const cells = new Map(grid.cells.map((c) => [`${c.district}|${c.need}`, c.requests]));

@@ -81,11 +81,13 @@ const QZ = (() => {
     return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
   }
 
-  function waited(iso) {
-    const ms = Date.now() - new Date(iso).getTime();
-    if (!iso || Number.isNaN(ms) || ms < 0 || ms > 30 * 86400e3) return "";
-    const hours = Math.floor(ms / 3600e3);
-    return hours < 24 ? `已等 ${hours} 小时` : `已等 ${Math.floor(hours / 24)} 天`;
+  // A span of seconds as a dispatcher reads it: 45 分钟, 5 小时 20 分, 3 天 2 小时.
+  function duration(seconds) {
+    const s = Math.abs(Math.round(seconds));
+    const m = Math.floor(s / 60), h = Math.floor(m / 60), d = Math.floor(h / 24);
+    if (h < 1) return `${Math.max(m, 1)} 分钟`;
+    if (d < 1) return m % 60 ? `${h} 小时 ${m % 60} 分` : `${h} 小时`;
+    return h % 24 ? `${d} 天 ${h % 24} 小时` : `${d} 天`;
   }
 
   let toastTimer = null;
@@ -119,5 +121,5 @@ const QZ = (() => {
     }
   });
 
-  return { api, el, clear, labels, fmtTime, waited, toast, params, safeUrl };
+  return { api, el, clear, labels, fmtTime, duration, toast, params, safeUrl };
 })();

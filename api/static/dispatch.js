@@ -1,7 +1,7 @@
 "use strict";
 // The dispatchers' console: filters and facets, one row per cluster, detail and workflow.
 (() => {
-  const { api, el, clear, labels, fmtTime, waited, toast, params } = QZ;
+  const { api, el, clear, labels, fmtTime, duration, toast, params } = QZ;
   const FACETS = [
     ["needs", "need", "需求"],
     ["urgency", "urgency", "紧急程度"],
@@ -11,7 +11,7 @@
     ["source", "source", "来源"],
   ];
   const LABEL_TABLE = { needs: "needs", urgency: "urgency", status: "status", team: "team", kind: "kind" };
-  const state = { page: 1, size: 20, selected: {}, current: null, L: null };
+  const state = { page: 1, size: 20, selected: {}, overdue: false, current: null, L: null };
   const $ = (id) => document.getElementById(id);
 
   function query() {
@@ -23,6 +23,7 @@
       community: $("community").value,
       since: $("since").value,
       until: $("until").value,
+      overdue: state.overdue ? "true" : "",
       ...state.selected,
     };
   }
@@ -80,7 +81,7 @@
     const meta = el("div", { class: "row-meta" },
       el("span", { class: "place", text: place(row) }),
       el("span", { text: fmtTime(row.posted_at) }),
-      el("span", { class: "waited", text: row.status === "new" || row.status === "triaged" ? waited(row.posted_at) : "" }),
+      clockOf(row),
       el("span", { class: `status st-${row.status}`, text: label("status", row.status) }),
       el("span", { class: "team", text: label("team", row.team) }),
     );
@@ -103,6 +104,31 @@
     return item;
   }
 
+  // The waiting clock (index/clocks.py): time waited and time left to the urgency's target,
+  // or how long the answer took.
+  function clockOf(row) {
+    const c = row.clock;
+    if (!c) return el("span", { class: "clock" });
+    if (c.answered_at) {
+      const text = `${duration(c.waited_s)}后响应${c.in_time ? "（按时）" : "（超时）"}`;
+      return el("span", { class: `clock ${c.in_time ? "clock-in-time" : "clock-late"}`, text });
+    }
+    if (c.left_s === undefined) return el("span", { class: "clock" });
+    const text = c.overdue
+      ? `已等 ${duration(c.waited_s)} · 超时 ${duration(c.left_s)}`
+      : `已等 ${duration(c.waited_s)} · 剩 ${duration(c.left_s)}`;
+    return el("span", { class: `clock ${c.overdue ? "clock-overdue" : "clock-waiting"}`, title: `目标 ${duration(c.target_s)} 内响应`, text });
+  }
+
+  function renderOverdue(counts) {
+    const button = $("overdue");
+    const all = (counts && counts.all) || 0;
+    const critical = (counts && counts.critical) || 0;
+    button.textContent = critical ? `超时 ${all}（危急 ${critical}）` : `超时 ${all}`;
+    button.classList.toggle("has-critical", critical > 0);
+    button.setAttribute("aria-pressed", state.overdue ? "true" : "false");
+  }
+
   function urgencyOf(row) {
     return { 3: "critical", 2: "high", 1: "normal" }[row.cluster_urgency_rank] || row.urgency || "normal";
   }
@@ -114,6 +140,7 @@
     if (!data.rows.length) list.append(el("li", { class: "empty", text: "没有符合条件的求助。" }));
     for (const row of data.rows) list.append(renderRow(row));
     renderFacets(data.facets);
+    renderOverdue(data.overdue);
     const pages = Math.max(1, Math.ceil(data.clusters / state.size));
     $("pageinfo").textContent = `第 ${state.page} / ${pages} 页`;
     $("prev").disabled = state.page <= 1;
@@ -340,9 +367,12 @@
       again();
     });
     $("clear").addEventListener("click", run(async () => {
-      state.selected = {}; $("q").value = ""; $("since").value = ""; $("until").value = "";
+      state.selected = {}; state.overdue = false; $("q").value = ""; $("since").value = ""; $("until").value = "";
       $("district").value = ""; await loadPlaces($("street"), ""); await loadPlaces($("community"), "");
       await again();
+    }));
+    $("overdue").addEventListener("click", run(async () => {
+      state.overdue = !state.overdue; state.page = 1; await search();
     }));
     $("prev").addEventListener("click", run(async () => { state.page -= 1; await search(); }));
     $("next").addEventListener("click", run(async () => { state.page += 1; await search(); }));
