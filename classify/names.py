@@ -24,6 +24,8 @@ clause of that candidate.
 
 A surname with a title (王先生, 李阿姨, 张医生) or after 老/小 (老李, 小王) is a *reference*:
 its surname is what identifies the person, so the surname is masked (`mask_reference`).
+References and nicknames (女儿小娟) are found by classify/name_references.py; a found
+name's given name standing alone elsewhere in the post (大家叫她瑞芳) is masked too.
 """
 
 from __future__ import annotations
@@ -36,7 +38,22 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
+from classify.name_references import (
+    COMMON_COUNT,
+    FUNCTION_WORD_SHARE,
+    GLUE,
+    REFERENCE_SHARE,
+    cue_word_before,
+    mask_reference,
+    nicknames,
+    prefixed,
+    reference_at,
+    split_reference,
+    title_after,
+)
 from classify.name_statistics import Cues, Statistics, cues, place_stems, statistics
+
+__all__ = ["Found", "find_names", "load", "mask_reference", "split_reference"]
 
 #: Score a candidate needs to be taken for a name.
 THRESHOLD = 3.0
@@ -45,14 +62,12 @@ THRESHOLD = 3.0
 UNDECIDED = 0.75
 
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
-# What may stand between a cue word and the name: a colon, a bracket, a space.
-_GLUE = set(":：（( \t")
 # After a name: an age, a sex, a bracket, a phone number, a list separator.
 _AGE_AFTER = re.compile(
     r"^[\s,，、:：(（/]*(?:\d{1,3}\s*岁|[一二三四五六七八九十]{2,3}岁|[男女](?![人子士生孩])|\d{2,3}(?!\d))"
 )
 _PHONE_AFTER = re.compile(r"^[\s,，:：(（]*(?:电话|手机|联系方式)?[\s,，:：]*(?:\+?86)?1[3-9]\d")
-_LIST = "、/;；"
+_LIST = "、/;；|"
 #: Entries each memo below holds before it is emptied.
 _MEMO_MAX = 100_000
 #: Whether a word is a plain word (`_plain`), by word.
@@ -64,6 +79,8 @@ _CLAUSE_ENDS = set("，。！？；,.!?;\n \t")
 _TAGGER_CONTEXT = 2
 #: Longest place or hospital name looked for around a candidate.
 _ALIAS_MAX = 12
+# A place ending and a township's: 孙杏|村镇, 李庄|集乡.
+_TOWNSHIP = re.compile(r"^[\u4e00-\u9fff](?:镇|乡|街道)")
 _HOUSING = re.compile(r"小区|花园|新村|家园|社区|村|大院|宿舍|片区")
 
 
@@ -85,28 +102,6 @@ class Found:
     @property
     def all(self) -> list[str]:
         return [*self.names, *self.references]
-
-
-def mask_reference(reference: str) -> str:
-    """Return a name or title reference masked: 陈玉珍 -> 陈**, 王先生 -> *先生, 老李 -> 老*."""
-    split = split_reference(reference)
-    if split is None:
-        return reference[:1] + "*" * (len(reference) - 1)
-    before, surname, after = split
-    return before + "*" * len(surname) + after
-
-
-def split_reference(text: str) -> tuple[str, str, str] | None:
-    """Return (prefix, surname, title) of a title reference (老李, 王先生), else None."""
-    c = cues()
-    surnames = statistics().surnames
-    if len(text) >= 2 and text[0] in c.prefixes and text[1:] in surnames:
-        return text[0], text[1:], ""
-    for size in (2, 1):
-        surname = text[:size]
-        if surname in surnames and text[size:] in c.titles:
-            return "", surname, text[size:]
-    return None
 
 
 class _Post:
@@ -148,7 +143,7 @@ class _Post:
             for s, e, bare in self.places(start, end)
         )
 
-    def person_tagged(self, start: int, end: int) -> float:
+    def person_tagged(self, start: int, end: int, surname: int = 1) -> float:
         """Return what jieba's tagger says of START..END: a person's name (> 0) or not.
 
         The tagger reads only the candidate's clause, at most _TAGGER_CONTEXT characters
@@ -183,7 +178,7 @@ class _Post:
         # tags as a person before a word it tags otherwise (贺|立新).
         for s, e, f in tagged:
             if s + first == start and f.startswith("nr"):
-                return 1.5 if e + first == end else 1.0 if e == s + 1 else -0.5
+                return 1.5 if e + first == end else 1.0 if e == s + surname else -0.5
         return -0.5
 
 
@@ -221,7 +216,12 @@ def find_names(text: str, words: Sequence[str] | None = None, known: Sequence[st
             if len(memo) >= _MEMO_MAX:
                 memo.clear()
             plain = memo[words[i]] = _plain(words[i], freq, tags)
-        if not plain or _cue_word_before(words, i, c):
+        if (
+            not plain
+            or cue_word_before(words, i, c)
+            or title_after(words, i, stats, c, freq)
+            or _compound_before_given(words, i, stats)
+        ):
             indices.append(i)
     if not indices:
         return Found()
@@ -240,7 +240,7 @@ def find_names(text: str, words: Sequence[str] | None = None, known: Sequence[st
             taken = start + len(same)
             continue
         # A title reference: 王先生 (one word), 程/阿姨, 张/医生, 老李, 小王.
-        reference = _reference(word, words[index + 1] if index + 1 < count else "", stats, tags)
+        reference = reference_at(word, words[index + 1] if index + 1 < count else "", stats, tags)
         if reference and not post.in_place(start, start + len(reference)):
             references[reference] = None
             taken = start + len(reference)
@@ -256,10 +256,23 @@ def find_names(text: str, words: Sequence[str] | None = None, known: Sequence[st
                 break
         if best and THRESHOLD - UNDECIDED <= best_score < THRESHOLD + UNDECIDED / 2:
             # Only here is the slow tagger asked: does it see a person start at START?
-            best_score += post.person_tagged(start, start + len(best))
+            size = _surname_size(best, stats, tags)
+            best_score += post.person_tagged(start, start + len(best), size)
         if best and best_score >= THRESHOLD:
             names[best] = None
             taken = start + len(best)
+    for name in list(names):
+        # The given name alone, elsewhere in the post, is the same person (大家叫她瑞芳).
+        given = name[_surname_size(name, stats, tags) :]
+        common = freq.get(given, 0) > COMMON_COUNT and not tags.get(given, "nr").startswith("nr")
+        if len(given) == 2 and not common and given in text.replace(name, ""):
+            names[given] = None
+    for reference in prefixed(text, c, stats, freq, tags):
+        if not any(reference in found or found in reference for found in (*names, *references)):
+            references[reference] = None
+    for nickname in nicknames(post, c, stats, freq, tags):
+        if not any(nickname in found or found in nickname for found in (*names, *references)):
+            names[nickname] = None
     return Found(tuple(names), tuple(references))
 
 
@@ -268,33 +281,21 @@ def _segmenter(factory: Any) -> Any:
     return factory()
 
 
-#: A single-character surname that is also a function word (和, 向, 于) names nobody before
-#: a title unless it is at least this common a surname (log10 of percent: 0.5 %).
-_FUNCTION_WORD_SHARE = -0.3
 #: A compound surname's first character is rarer than this as a surname of its own
 #: (log10 of percent: 0.1 %): 诸葛, 司马, not 高明.
 _COMPOUND_FIRST_SHARE = -1.0
-#: The rarest surname a reference (老X, X先生) may have (log10 of percent: 0.05 %).
-_REFERENCE_SHARE = -1.3
+#: A place ending at least this usual in given names (log odds: 江, 园, 苑, 岭) ends
+#: names too.
+_GIVEN_PLACE_END = 0.5
 
 
-def _reference(word: str, following: str, stats: Statistics, tags: dict[str, str]) -> str:
-    """Return the title reference WORD (with FOLLOWING) makes, or ""."""
-    split = split_reference(word)
-    if split is not None:
-        if stats.surnames[split[1]] < _REFERENCE_SHARE:
-            return ""
-        tag = tags.get(word)
-        # A dictionary word that is no person (小区, 老师): not a reference.
-        if tag is None or tag.startswith("nr"):
-            return word
-        return ""
-    share = stats.surnames.get(word)
-    if share is None or following not in cues().titles or share < _REFERENCE_SHARE:
-        return ""
-    if tags.get(word, "nr")[:1] in "cpudry" and share < _FUNCTION_WORD_SHARE:
-        return ""
-    return word + following
+def _compound_before_given(words: Sequence[str], index: int, stats: Statistics) -> bool:
+    """Return whether WORDS[INDEX] is a compound surname a given name follows (东方|玉兰,
+    欧阳天|佑): a dictionary word of its own, it is scored like any name."""
+    word = words[index]
+    if word[:2] not in stats.compound or len(word) > 3 or index + 1 >= len(words):
+        return False
+    return len(word) == 3 or 1 <= len(words[index + 1]) <= 2
 
 
 def _surname_size(name: str, stats: Statistics, tags: dict[str, str]) -> int:
@@ -304,8 +305,10 @@ def _surname_size(name: str, stats: Statistics, tags: dict[str, str]) -> int:
         return 2
     # Compound surnames beyond Faker's (诸葛, 司马): jieba's dictionary knows them as
     # persons, and their first character is rare as a surname of its own (unlike 高明).
+    # Or its second character is rare in given names (夏侯: 侯; not 高明).
     if len(pair) == 2 and tags.get(pair) == "nr" and pair[1] in stats.surnames:
-        return 2 if stats.surnames.get(pair[0], -9.0) < _COMPOUND_FIRST_SHARE else 1
+        rare_first = stats.surnames.get(pair[0], -9.0) < _COMPOUND_FIRST_SHARE
+        return 2 if rare_first or stats.given.get(pair[1], -9.0) < 0 else 1
     return 1
 
 
@@ -364,22 +367,31 @@ def _score(
     if given in stats.common_given:
         score += 1.0
     score += _words(name, start, end, post, freq, tags)
+    function_word = tags.get(name[0], "nr")[:1] in "cpudry" and share < FUNCTION_WORD_SHARE
+    if size == 1 and function_word and tags.get(given, "")[:2] != "nr" and freq.get(given, 0) > 3:
+        score -= 4.0  # a function word before a common word (和|朋友, 向|医生): no surname
     context = _before(text, start, c)
     rest = text[end : end + 12]
     if _AGE_AFTER.match(rest) or _PHONE_AFTER.match(rest):
         context += 2.0
-    elif rest.startswith(c.after):
-        context += 1.0
+    elif rest.startswith(c.after) or _title_at(rest, c):
+        context += 1.0  # 张秀英老人, 程国华在荥阳, 仇红梅阿姨
     elif not rest or rest[:1] in "，,。！!？?\n\t )）":
         context += 0.5
-    if rest[:1] in _LIST or text[start - 1 : start] in _LIST:
+    # (An empty string is "in" any string: the post's first and last characters are checked.)
+    if (rest and rest[0] in _LIST) or (start and text[start - 1] in _LIST):
         context += 1.5
-    if share < _REFERENCE_SHARE and context < 1.5:
+    if share < REFERENCE_SHARE and context < 1.5:
         # A rare surname (楼, 区) with nothing around it that speaks of a person.
         score -= 2.0
     score += context
-    if name[-1] in c.place_ends or (rest[:1] in c.place_ends and _place_follows(end, post)):
-        score -= 5.0
+    if name[-1] in c.place_ends:
+        # 王家湾, 张公堤; a place ending common in given names weighs less where the words
+        # around speak of a person (我叫刘长江, 刘长江,男).
+        usual = len(given) == 2 and stats.given.get(name[-1], -9.0) >= _GIVEN_PLACE_END
+        score -= 1.5 if usual and context >= 2.0 else 5.0
+    elif rest[:1] in c.place_ends and (_place_follows(end, post) or _TOWNSHIP.match(rest)):
+        score -= 5.0  # 王家|湾, 孙杏|村镇
     if score < THRESHOLD - UNDECIDED:
         return score  # what follows only lowers it, and reads the gazetteer
     if c.institution.match(rest):
@@ -389,6 +401,11 @@ def _score(
     if post.in_place(start, end):
         score -= 8.0
     return score
+
+
+def _title_at(rest: str, c: Cues) -> bool:
+    """Return whether REST starts with a title (阿姨, 爷爷, 师傅) of two characters or more."""
+    return any(rest.startswith(title) for title in c.titles if len(title) >= 2)
 
 
 def _place_follows(end: int, post: _Post) -> bool:
@@ -422,7 +439,8 @@ def _words(
         return -4.0 if freq.get(name, 0) > 3 else 0.0
     if tags.get(name, "nr")[:2] != "nr" and freq.get(name, 0) > 3:
         return -4.0  # a common word (建设) that the segmentation split otherwise
-    if len(word) >= 2 and len(word) < len(name) and (freq.get(word, 0) > 3):
+    compound = len(word) == 2 and word in _tables()[0].compound
+    if len(word) >= 2 and len(word) < len(name) and freq.get(word, 0) > 3 and not compound:
         # The first two characters are a word of their own (张江|高科, 夏天|明).
         tag = tags.get(word)
         if tag is None or not tag.startswith("nr"):
@@ -436,6 +454,7 @@ def _words(
     return -1.5 if freq.get(inside, 0) > 3 else 0.0
 
 
+_DWELLING = re.compile(r"\d+\s*(?:号楼|栋|幢|单元|室|号)\s*$")
 _NUMBERED = re.compile(r"(?:^|[\s:：;；,，])(?:\d{1,3}|[一二三四五六七八九十]{1,2})[.、)）]\s*$")
 
 
@@ -450,27 +469,16 @@ def _plain(word: str, freq: dict[str, int], tags: dict[str, str]) -> bool:
         # A surname that is mostly a function word or a verb (和, 都, 将, 成, 于): read
         # as a surname only after a cue word; common surnames (王, 张) always.
         share = statistics().surnames.get(word, 0.0)
-        return tag is not None and tag[:1] in "cpdurymqfveo" and share < _FUNCTION_WORD_SHARE
+        return tag is not None and tag[:1] in "cpdurymqfveo" and share < FUNCTION_WORD_SHARE
     if tag is None:
         return bool(freq.get(word))  # added by qiuzhu (江岸区, 呼吸困难)
     return not tag.startswith("nr") and freq.get(word, 0) > 3
 
 
-def _cue_word_before(words: Sequence[str], index: int, c: Cues) -> bool:
-    """Return whether a kinship, role or introduction word precedes WORDS[INDEX]."""
-    index -= 1
-    while index >= 0 and words[index] in _GLUE:
-        index -= 1
-    if index < 0:
-        return False
-    word = words[index]
-    return word in c.before or (index > 0 and words[index - 1] + word in c.before)
-
-
 def _before(text: str, start: int, c: Cues) -> float:
     """Return the evidence the text before START gives: a cue word, a line, cell or list start."""
     position = start
-    while position > 0 and text[position - 1] in _GLUE:
+    while position > 0 and text[position - 1] in GLUE:
         position -= 1
     window = text[max(0, position - c.longest_before) : position]
     for size in range(len(window), 0, -1):
@@ -478,6 +486,8 @@ def _before(text: str, start: int, c: Cues) -> float:
             return 3.0
     if _NUMBERED.search(text[max(0, start - 6) : start]):
         return 1.0  # 1. 周玉梅  2、吴长发
+    if _DWELLING.search(text[max(0, start - 8) : start]):
+        return 1.0  # 5号楼莫学文, 15栋潘一鸣, 2201室 竺志强: a resident's list
     if position == 0 or position < start or text[position - 1] in "\n,，。;；!！?？、/|\t":
         return 0.5  # the start of a line, a cell, a field after a colon, a list item
     return 0.0
