@@ -35,7 +35,7 @@ LIST_PARAMS: dict[str, tuple[str, tuple[str, ...] | Callable[[], tuple[str, ...]
     "cluster": ("cluster", None),
 }
 FILTER_PARAMS = ("q", "since", "until", "located", "overdue", *LIST_PARAMS)
-PAGE_PARAMS = ("sort", "page", "size", "collapse")
+PAGE_PARAMS = ("sort", "page", "size", "collapse", "matches")
 MAX_VALUE = 100
 WUHAN = timezone(timedelta(hours=8))
 
@@ -143,6 +143,8 @@ class PageOptions:
     page: int
     size: int
     collapse: bool
+    #: Count on each request row the valid offers that could serve it (index/offers.py).
+    matches: bool = False
 
     def kwargs(self) -> dict[str, Any]:
         return {"sort": self.sort, "page": self.page, "size": self.size, "collapse": self.collapse}
@@ -159,4 +161,5 @@ def page_options(params: QueryParams) -> PageOptions:
         page=_int(params, "page", 1),
         size=_int(params, "size", 20),
         collapse=True if collapse is None else collapse,
+        matches=bool(_bool(params, "matches")),
     )

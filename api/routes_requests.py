@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api import params
 from api.app import Caller, FastJSON, state_of
-from index import contacts, merge, views, workflow
+from index import contacts, merge, offers, views, workflow
 from index.users import CONTACT_ROLES, User
 from qiuzhu.errors import InvalidInput
 
@@ -19,6 +19,16 @@ WRITERS = ("dispatcher", "admin")
 
 def _actor(user: User) -> workflow.Actor:
     return workflow.Actor(user.name, user.role)
+
+
+def _version(token: str) -> workflow.Version:
+    """Return the request's version a client echoed back; 400 when it is no version."""
+    try:
+        return views.parse_version(token)
+    except ValueError:
+        raise InvalidInput(
+            "`version` must be the `version` field of the request as you loaded it."
+        ) from None
 
 
 def _writer(user: User) -> None:
@@ -51,6 +61,8 @@ def search(request: Request, user: Caller) -> FastJSON:
     page = views.search_page(
         state.client, state.names, filters, links=user.sees_contacts, **options.kwargs()
     )
+    if options.matches:
+        offers.count_offers(state.client, state.names, page.rows)
     # Plain JSON types only: returning the response skips FastAPI's per-field encoding.
     return FastJSON(
         {
@@ -95,12 +107,7 @@ class Change(BaseModel):
 def change(request_id: str, body: Change, request: Request, user: Caller) -> dict[str, Any]:
     """Apply a status, team, assignee or note change; 409 when someone changed it first."""
     _writer(user)
-    try:
-        version = views.parse_version(body.version)
-    except ValueError:
-        raise InvalidInput(
-            "`version` must be the `version` field of the request as you loaded it."
-        ) from None
+    version = _version(body.version)
     state = state_of(request)
     workflow.change(
         state.client,

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -211,6 +212,7 @@ def _analyze(
     else:
         out.update(as_fields(decide(model, view)))
     out.update(ext.places)
+    out["offer"] = _offer_terms(text, post) if out.get("kind") == "offer" else None
     numbers = number_spans(text)
     phones, masked, id_numbers = scan_numbers(text, numbers)
     out["phones"] = masked
@@ -245,6 +247,17 @@ def _analyze(
     # Alone, a post is its own cluster; analyze_stream and the index merge clusters.
     out["cluster"] = cluster_id(str(post["id"]))
     return out, sig
+
+
+def _offer_terms(text: str, post: dict[str, Any]) -> dict[str, Any]:
+    """Return an offer's capacity and expiry (classify/offers.py), in the crisis's zone."""
+    from zoneinfo import ZoneInfo
+
+    from classify.offers import offer_terms
+    from qiuzhu import profiles
+
+    zone = ZoneInfo(profiles.current().time_zone)
+    return offer_terms(text, post.get("posted_at"), zone, datetime.now(zone))
 
 
 def _error(number: int, message: str) -> str:

@@ -147,6 +147,13 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
     for level in PLACE_LEVELS:
         doc[level] = post.get(level) or None
         doc[f"{level}_code"] = post.get(f"{level}_code") or None
+    offer = post.get("offer") if kind == "offer" else None
+    if isinstance(offer, dict) and any(offer.get(k) for k in ("capacity", "expires_at")):
+        doc["offer"] = {
+            "capacity": int(offer["capacity"]) if offer.get("capacity") else None,
+            "unit": offer.get("unit") or None,
+            "expires_at": offer.get("expires_at") or None,
+        }
     doc["template"] = {key: template.get(key) or None for key in TEMPLATE_FIELDS}
     doc["personal"] = {
         "names": names,
@@ -173,4 +180,7 @@ def workflow_defaults(crawled: dict[str, Any], now: datetime | None = None) -> d
         "apart_from": None,
         "answered_at": None,
         "answered_in_time": None,
+        "links": [],
+        "offer_used": 0,
+        "offer_used_up": False,
     }

@@ -126,6 +126,18 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     # cluster, and whether within its urgency's target.
     "answered_at": DATE,
     "answered_in_time": BOOLEAN,
+    # Offers and requests matched by a dispatcher (index/offers.py): on a request the
+    # offers linked to it, on an offer the requests it serves; an offer's links counted,
+    # and whether it is used up (marked, or its stated capacity reached).
+    "links": KEYWORD,
+    "offer_used": INTEGER,
+    "offer_used_up": BOOLEAN,
+    # What an offer states of itself (classify/offers.py): a count and its unit, and
+    # until when it holds.
+    "offer": {
+        "dynamic": "strict",
+        "properties": {"capacity": INTEGER, "unit": KEYWORD, "expires_at": DATE},
+    },
 }
 
 #: Fields owned by dispatchers: written when a request is first indexed, never after by ingestion.
@@ -140,6 +152,9 @@ WORKFLOW_FIELDS = (
     "apart_from",
     "answered_at",
     "answered_in_time",
+    "links",
+    "offer_used",
+    "offer_used_up",
 )
 
 REQUEST_MAPPING: dict[str, Any] = {"dynamic": "strict", "properties": REQUEST_PROPERTIES}

@@ -44,6 +44,7 @@ ROW_FIELDS = (
     "cluster_urgency_rank",
     "deleted",
     "truncated",
+    "offer",
     *WORKFLOW_FIELDS,
 )
 #: Template fields that hold no contact data (names and phones are in `personal`).

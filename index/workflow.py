@@ -71,9 +71,53 @@ def get_request(
     return doc["_source"], Version(doc["_seq_no"], doc["_primary_term"])
 
 
-def _record(client: Elasticsearch, names: Names, events: list[dict[str, Any]]) -> None:
+def record(client: Elasticsearch, names: Names, events: list[dict[str, Any]]) -> None:
+    """Append EVENTS to the history index, each published before this returns."""
     for event in events:
         client.index(index=names.events, document=event, refresh="wait_for")
+
+
+def update_as_of(
+    client: Elasticsearch, names: Names, post_id: str, version: Version, doc: dict[str, Any]
+) -> Version | None:
+    """Write DOC onto a post as of VERSION and return its new version; None when someone
+    wrote it in between (read it again and retry, or tell the dispatcher)."""
+    with answering(client):
+        try:
+            result = client.update(
+                index=names.requests,
+                id=post_id,
+                doc=doc,
+                if_seq_no=version.seq_no,
+                if_primary_term=version.primary_term,
+                # Published at once: waiting for the backlog's periodic refresh
+                # (INDEX_REFRESH_INTERVAL) would hold the dispatcher for up to 30 s.
+                refresh=True,
+            )
+        except ConflictError:
+            return None
+    return Version(result["_seq_no"], result["_primary_term"])
+
+
+def _take_on(
+    current: dict[str, Any],
+    base: dict[str, Any],
+    update: dict[str, Any],
+    events: list[dict[str, Any]],
+) -> None:
+    """Move a request nobody answered yet (new or triaged) to assigned, as a recorded step."""
+    if current.get("status") not in ("new", "triaged"):
+        return
+    update["status"] = "assigned"
+    events.append(
+        {
+            **base,
+            "action": "status",
+            "field": "status",
+            "old": current.get("status"),
+            "new": "assigned",
+        }
+    )
 
 
 def change(
@@ -87,8 +131,13 @@ def change(
     team: str | None = None,
     assignee: str | None = None,
     note: str | None = None,
+    link: str | None = None,
+    unlink: str | None = None,
 ) -> tuple[dict[str, Any], Version]:
     """Apply a dispatcher's change to one request and record it in its history.
+
+    LINK and UNLINK add or remove an offer on the request's links (index/offers.py keeps
+    the offer's side); a link moves a request nobody answered yet to assigned.
 
     VERSION is what the dispatcher saw; without it, the current version is used (a CLI
     action, say). Returns the new source and version.
@@ -154,17 +203,17 @@ def change(
                 "new": assignee or None,
             }
         )
-        if assignee and current.get("status") in ("new", "triaged") and status is None:
-            update["status"] = "assigned"
-            events.append(
-                {
-                    **base,
-                    "action": "status",
-                    "field": "status",
-                    "old": current.get("status"),
-                    "new": "assigned",
-                }
-            )
+        if assignee and status is None:
+            _take_on(current, base, update, events)
+    linked = list(current.get("links") or [])
+    if link is not None and link not in linked:
+        update["links"] = [*linked, link]
+        events.append({**base, "action": "link", "field": "links", "new": link})
+        if status is None:
+            _take_on(current, base, update, events)
+    if unlink is not None and unlink in linked:
+        update["links"] = [offer for offer in linked if offer != unlink]
+        events.append({**base, "action": "unlink", "field": "links", "old": unlink})
     if note is not None:
         note = note.strip()
         if not note or len(note) > 4000:
@@ -176,27 +225,17 @@ def change(
     answer = clocks.answer_fields(client, names, current, update.get("status", ""), stamp)
     update.update(answer)
     update.update(updated_at=now, updated_by=actor.user)
+    written = update_as_of(client, names, request_id, version, update)
+    if written is None:
+        raise Conflict(
+            "Someone else changed this request since you opened it: reload it "
+            "and apply your change again."
+        )
     with answering(client):
-        try:
-            result = client.update(
-                index=names.requests,
-                id=request_id,
-                doc=update,
-                if_seq_no=version.seq_no,
-                if_primary_term=version.primary_term,
-                # Published at once: waiting for the backlog's periodic refresh
-                # (INDEX_REFRESH_INTERVAL) would hold the dispatcher for up to 30 s.
-                refresh=True,
-            )
-        except ConflictError:
-            raise Conflict(
-                "Someone else changed this request since you opened it: reload it "
-                "and apply your change again."
-            ) from None
-        _record(client, names, events)
+        record(client, names, events)
     # The cluster has one clock: answering one member stops it for all.
     clocks.stamp_cluster(client, names, current.get("cluster") or "", answer)
-    return {**current, **update}, Version(result["_seq_no"], result["_primary_term"])
+    return {**current, **update}, written
 
 
 def history(client: Elasticsearch, names: Names, request_id: str) -> list[dict[str, Any]]:

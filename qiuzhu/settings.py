@@ -305,10 +305,15 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def markdown_table() -> str:
-    """Return the settings as the README's Markdown table; paths shown relative to ROOT."""
+    """Return the settings as the README's Markdown table; paths shown relative to ROOT
+    (its parent as ..)."""
     rows = ["| Setting | Default | Meaning |", "|---|---|---|"]
     for decl in SETTINGS:
-        default = decl.default.replace(str(ROOT), ".") if decl.default else "(empty)"
+        default = (
+            decl.default.replace(str(ROOT), ".").replace(str(ROOT.parent), "..")
+            if decl.default
+            else "(empty)"
+        )
         meaning = decl.help.replace("|", "\\|")
         rows.append(f"| `{decl.env}` | `{default}` | {meaning} |")
     return "\n".join(rows)

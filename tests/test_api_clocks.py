@@ -17,8 +17,6 @@ from index import clocks, clusters
 from index.load import load
 from qiuzhu.errors import ConfigError
 
-NOW = datetime.now(UTC)
-
 
 def _post(n: int, urgency: str, waited: timedelta, **extra):
     return {
@@ -32,30 +30,32 @@ def _post(n: int, urgency: str, waited: timedelta, **extra):
         "province": "湖北省",
         "city": "武汉市",
         "district": "江岸区",
-        "posted_at": (NOW - waited).isoformat(),
+        # Relative to when the backlog is stocked: the clocks are read seconds later.
+        "posted_at": (datetime.now(UTC) - waited).isoformat(),
         **extra,
     }
 
 
-POSTS = [
-    # Critical, 3 hours unanswered (target 1 h): overdue, and first whatever the sort.
-    _post(1, "critical", timedelta(hours=3), cluster="c-late"),
-    # Its repost, younger: the same cluster, one clock.
-    _post(2, "high", timedelta(minutes=50), cluster="c-late"),
-    # Critical, 10 minutes: 50 minutes left.
-    _post(3, "critical", timedelta(minutes=10)),
-    # Normal, 30 hours (target 24 h): overdue, but not critical.
-    _post(4, "normal", timedelta(hours=30), district="武昌区", needs=["food"]),
-    # High, 2 hours (target 6 h): waiting in time; the newest of all but one.
-    _post(5, "high", timedelta(minutes=5), needs=["food"]),
-    # Not a request: no clock.
-    _post(6, "normal", timedelta(days=3), kind="offer"),
-]
+def posts():
+    return [
+        # Critical, 3 hours unanswered (target 1 h): overdue, and first whatever the sort.
+        _post(1, "critical", timedelta(hours=3), cluster="c-late"),
+        # Its repost, younger: the same cluster, one clock.
+        _post(2, "high", timedelta(minutes=50), cluster="c-late"),
+        # Critical, 10 minutes: 50 minutes left.
+        _post(3, "critical", timedelta(minutes=10)),
+        # Normal, 30 hours (target 24 h): overdue, but not critical.
+        _post(4, "normal", timedelta(hours=30), district="武昌区", needs=["food"]),
+        # High, 2 hours (target 6 h): waiting in time; the newest of all but one.
+        _post(5, "high", timedelta(minutes=5), needs=["food"]),
+        # Not a request: no clock.
+        _post(6, "normal", timedelta(days=3), kind="offer"),
+    ]
 
 
 @pytest.fixture
 def stocked(backlog):
-    load(backlog.client, backlog.names, jsonl(*POSTS))
+    load(backlog.client, backlog.names, jsonl(*posts()))
     clusters.refresh(backlog.client, backlog.names, {"c-late"})
     backlog.client.indices.refresh(index=f"{backlog.prefix}-*")
     add_users(backlog)

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import uvicorn
 from helpers_api import PASSWORD, XSS, add_users, stock
+from helpers_backlog import jsonl
 from helpers_demo import free_port
 from playwright.sync_api import expect
 
 from api.app import create_app
+from index.load import load
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -189,6 +191,51 @@ def test_dispatcher_detaches_a_wrongly_linked_post_from_its_cluster(server, page
     )
     assert detached["cluster_size"] == 1
     assert [e["action"] for e in detached["history"]][-1] == "detach"
+    assert page.dialogs == []
+
+
+def test_dispatcher_links_an_offer_to_a_request_and_analysts_see_it_counted(server, page, backlog):
+    # An invented offer of cars in 江汉区, where a dialysis patient needs transport.
+    offer = {
+        "id": "o1",
+        "source": "weibo",
+        "url": "https://weibo.example/o1",
+        "kind": "offer",
+        "text": "江汉区 出租车司机可提供2辆车免费接送透析病人",
+        "needs": ["transport"],
+        "province": "湖北省",
+        "city": "武汉市",
+        "district": "江汉区",
+        "posted_at": "2020-02-06T09:00:00+08:00",
+        "offer": {"capacity": 2, "unit": "辆"},
+    }
+    load(backlog.client, backlog.names, jsonl(offer))
+    backlog.refresh()
+    _login(page, server, "disp")
+    row = page.locator("#rows .row", has_text="透析病人没有车")
+    expect(row.locator(".offers-near")).to_have_text("可用帮助 1")
+    row.click()
+    page.wait_for_selector("#match-list .match")
+    match = page.locator("#match-list .match").first
+    expect(match).to_contain_text("可提供 2辆，已关联 0")
+    match.locator(".link-offer").click()
+    expect(page.locator("#linked .match")).to_have_count(1)
+    expect(page.locator("#history")).to_contain_text("关联了 weibo:o1")
+    expect(page.locator("#history")).to_contain_text("已分派")
+    linked = page.evaluate(
+        "async () => (await (await fetch('/api/requests/weibo:o1',"
+        " {credentials: 'same-origin'})).json())"
+    )
+    assert linked["offer_used"] == 1 and linked["offer_used_up"] is False
+    assert len(linked["links"]) == 1
+    page.screenshot(path=str(SCREENSHOTS / "dispatcher-offer-linked.png"), full_page=False)
+    # The analysts' table: the request is answered, the offer still has a car left.
+    page.context.clear_cookies()
+    _login(page, server, "ana")
+    table = page.locator("#supply-table")
+    expect(table).to_contain_text("交通出行")
+    cells = table.locator("tr", has_text="交通出行").first.locator("td").all_inner_texts()
+    assert cells == ["江汉区", "交通出行", "0", "1", "-1"]
     assert page.dialogs == []
 
 

@@ -1,5 +1,6 @@
 "use strict";
-// The analysts' console: summary cards, heatmap, daily line, backlog age, communities.
+// The analysts' console: summary cards, heatmap, daily line, backlog age, clocks, requests
+// beside offers, communities.
 (() => {
   const { api, el, clear, labels, fmtTime, toast, params } = QZ;
   const $ = (id) => document.getElementById(id);
@@ -34,9 +35,10 @@
 
   async function refresh() {
     const q = params(filters());
-    const [overview, grid, age, resolution, communities, clocks] = await Promise.all([
+    const [overview, grid, age, resolution, communities, clocks, supply] = await Promise.all([
       api(`/api/stats/overview?${q}`), api(`/api/stats/grid?${q}`), api(`/api/stats/age?${q}`),
       api(`/api/stats/resolution?${q}`), api(`/api/stats/communities?${q}`), api(`/api/stats/clocks?${q}`),
+      api(`/api/stats/supply?${q}`),
     ]);
     const cards = clear($("cards"));
     cards.append(
@@ -52,6 +54,10 @@
     table($("clock-table"), ["值", "维度", "已到期或已响应", "按时响应", "按时率"],
       [...by("district", "区"), ...by("needs", "需求"), ...by("team", "负责组")]);
     $("clock-export").setAttribute("href", `/api/stats/clocks.csv?${q}`);
+    // Where help is missing (requests waiting, no offer) and where it waits unused.
+    table($("supply-table"), ["区", "需求", "等待中的求助", "可用的帮助", "缺口"],
+      supply.rows.map((r) => [r.district, needLabel(r.need), r.requests, r.offers, r.gap]));
+    $("supply-export").setAttribute("href", `/api/stats/supply.csv?${q}`);
     const districts = grid.districts.map((d) => d.district);
     const needs = grid.needs.map((n) => n.need);
     const cells = new Map(grid.cells.map((c) => [`${c.district}|${c.need}`, c.requests]));

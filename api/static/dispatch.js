@@ -92,8 +92,12 @@
     const truncated = row.truncated
       ? el("span", { class: "tag truncated", title: "全文未能取到，显示的是来源列表中的摘要；下次抓取会重试", text: "全文未取到" })
       : null;
+    // How many open offers nearby could serve it (index/offers.py), when there are any.
+    const offers = row.offers
+      ? el("span", { class: "tag offers-near", title: "附近可用的同类帮助，打开详情可关联", text: `可用帮助 ${row.offers}` })
+      : null;
     const item = el("li", { class: `row urgency-${urgencyOf(row)}`, "data-id": row.id, "data-cluster": row.cluster, tabindex: "0" },
-      el("div", { class: "row-head" }, badge(urgencyOf(row)), needs, truncated, size),
+      el("div", { class: "row-head" }, badge(urgencyOf(row)), needs, truncated, offers, size),
       el("p", { class: "row-text", text: row.text }),
       meta,
     );
@@ -134,7 +138,7 @@
   }
 
   async function search() {
-    const data = await api(`/api/requests?${params({ ...query(), page: state.page, size: state.size })}`);
+    const data = await api(`/api/requests?${params({ ...query(), page: state.page, size: state.size, matches: "true" })}`);
     $("summary").textContent = `${data.clusters} 个求助（${data.total} 条帖子）`;
     const list = clear($("rows"));
     if (!data.rows.length) list.append(el("li", { class: "empty", text: "没有符合条件的求助。" }));
@@ -181,7 +185,7 @@
     else if (e.action === "merge") what = `合并了重复组 ${e.old} → ${e.new}`;
     else if (e.action === "unmerge") what = "撤销了一次合并";
     else if (e.action === "detach") what = `从重复组 ${e.old} 拆出（不是同一求助）`;
-    else what = e.action;
+    else what = QZ.matches.historyText(e) || e.action;
     return el("li", {}, el("time", { text: fmtTime(e.at) }), el("span", { class: "who", text: who }), el("span", { text: what }));
   }
 
@@ -190,6 +194,7 @@
     state.current = d;
     const panel = clear($("detail"));
     panel.hidden = false;
+    panel.dataset.id = d.id;
     const close = el("button", { type: "button", class: "btn btn-quiet close", id: "close-detail", text: "关闭 ×" });
     const head = el("div", { class: "detail-head" }, badge(d.urgency), el("h2", { text: `求助 ${d.id}` }), close);
     panel.append(head);
@@ -220,6 +225,7 @@
       contactBox.append(el("button", { type: "button", class: "btn", id: "reveal", text: "查看联系方式（将被记录）" }));
     }
     panel.append(contactBox);
+    await QZ.matches.render(panel, d, state.L, async () => { await openDetail(d.id); await search(); });
 
     const status = el("select", { id: "wf-status" }, el("option", { value: "", text: `保持「${label("status", d.status)}」` }));
     for (const s of d.transitions) status.append(el("option", { value: s, text: label("status", s) }));
@@ -342,6 +348,7 @@
     state.L = await labels();
     const me = await api("/api/me");
     document.body.dataset.contacts = me.sees_contacts ? "yes" : "no";
+    document.body.dataset.role = me.role;
     for (const [code, name] of Object.entries(state.L.sort)) $("sort").append(el("option", { value: code, text: name }));
     await loadPlaces($("district"), "");
     await loadPlaces($("street"), "");
