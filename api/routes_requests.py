@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api import params
 from api.app import Caller, FastJSON, state_of
-from index import contacts, merge, offers, views, workflow
+from index import contacts, merge, offer_counts, views, workflow
 from index.users import CONTACT_ROLES, User
 from qiuzhu.errors import InvalidInput
 
@@ -62,7 +62,7 @@ def search(request: Request, user: Caller) -> FastJSON:
         state.client, state.names, filters, links=user.sees_contacts, **options.kwargs()
     )
     if options.matches:
-        offers.count_offers(state.client, state.names, page.rows)
+        offer_counts.count_offers(state.client, state.names, page.rows)
     # Plain JSON types only: returning the response skips FastAPI's per-field encoding.
     return FastJSON(
         {

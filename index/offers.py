@@ -11,7 +11,7 @@ then the longest waiting.
 A dispatcher's link (`link`) is recorded in both posts' history, moves the request to
 assigned, counts against the offer's capacity and marks it used up when the capacity is
 reached; `unlink` takes a wrong link back. These are workflow fields: re-ingestion never
-writes them.
+writes them. Each list row's count of offers is index/offer_counts.py's.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from index import offer_counts
 from index.client import answering
 from index.mapping import Names
 from index.views import shape
@@ -196,45 +197,6 @@ def _linked(client: Elasticsearch, names: Names, ids: list[str], links: bool) ->
     return [shape(d["_source"], links=links) for d in response["docs"] if d.get("found")]
 
 
-def counts_body(rows: list[dict[str, Any]], now: datetime) -> dict[str, Any] | None:
-    """Return one search that counts the valid offers near each request row, or None.
-
-    One `filters` aggregation over the valid offers, a bucket per row: the same rule as
-    `offers_body`, so the list's count and the detail's list agree.
-    """
-    buckets = {}
-    for row in rows:
-        if row.get("kind") != "request" or not row.get("needs"):
-            continue
-        near, _ = _near(row)
-        clauses = [{"terms": {"needs": row["needs"]}}, *near, *_not_linked(row)]
-        buckets[row["id"]] = {"bool": {"filter": clauses}}
-    if not buckets:
-        return None
-    return {
-        "query": {"bool": {"filter": valid_offers(now)}},
-        "size": 0,
-        "track_total_hits": False,
-        "aggs": {"near": {"filters": {"filters": buckets}}},
-    }
-
-
-def count_offers(
-    client: Elasticsearch, names: Names, rows: list[dict[str, Any]], now: datetime | None = None
-) -> None:
-    """Set `offers` on each request row of ROWS: how many valid offers not linked to it yet
-    could serve it."""
-    body = counts_body(rows, now or datetime.now(UTC))
-    if body is None:
-        return
-    with answering(client):
-        response = client.search(index=names.requests, body=body, ignore_unavailable=True)
-    counts = response.get("aggregations", {}).get("near", {}).get("buckets", {})
-    for row in rows:
-        if row.get("id") in counts:
-            row["offers"] = counts[row["id"]]["doc_count"]
-
-
 def _offer_state(
     client: Elasticsearch, names: Names, offer_id: str
 ) -> tuple[dict[str, Any], Version]:
@@ -345,6 +307,7 @@ def link(
     if offer_id in (request.get("links") or []):
         raise InvalidInput("This offer is linked to the request already.")
     updated, _ = change(client, names, request_id, actor, version or seen, link=offer_id)
+    offer_counts.invalidate(names)
     try:
         _write_offer(client, names, offer_id, actor, request_id, True, now)
     except (InvalidInput, Conflict, NotFound):
@@ -373,6 +336,7 @@ def unlink(
     if offer_id not in (request.get("links") or []):
         raise InvalidInput("This offer is not linked to the request.")
     updated, _ = change(client, names, request_id, actor, unlink=offer_id)
+    offer_counts.invalidate(names)
     # An offer gone from the backlog leaves the request's side clean all the same.
     with contextlib.suppress(NotFound):
         _write_offer(client, names, offer_id, actor, request_id, False, now)
@@ -401,6 +365,7 @@ def mark_used_up(
         update = {"offer_used_up": used_up, "updated_at": now.isoformat(), "updated_by": actor.user}
         if update_as_of(client, names, offer_id, version, update) is None:
             continue
+        offer_counts.invalidate(names)
         marked = _event(offer, offer_id, actor, now, "used_up", str(used_up).lower())
         with answering(client):
             record(client, names, [marked])

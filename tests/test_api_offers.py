@@ -14,7 +14,7 @@ from helpers_api import add_users, token_headers
 from helpers_backlog import jsonl
 
 from api.app import create_app
-from index import offers
+from index import offer_counts, offers
 from index.load import load
 
 NOW = datetime.now(UTC)
@@ -255,3 +255,18 @@ def test_the_match_queries_are_pure_and_name_their_rules():
     boosts = [c["constant_score"]["boost"] for c in body["query"]["bool"]["should"]]
     assert boosts == [16.0, 8.0, 4.0, 2.0]
     assert offers.level(BAIBUTING, HOUHU) == "street"
+
+
+def test_the_lists_grouped_count_agrees_with_one_exact_search(client, stocked):
+    headers = token_headers(stocked, "disp")
+    # A link changes the count at once in this process (and r2 loses o-dist's last place).
+    assert _link(client, headers, "weibo:r2", "weibo:o-dist").status_code == 200
+    assert _link(client, headers, "weibo:r1", "weibo:o-comm").status_code == 200
+    rows = _get(client, "/api/requests", headers, matches="true", size=50)["rows"]
+    body = offer_counts.exact_body(rows, datetime.now(UTC))
+    exact = stocked.client.search(index=stocked.names.requests, body=body)
+    buckets = exact["aggregations"]["near"]["buckets"]
+    counted = {r["id"]: r["offers"] for r in rows if "offers" in r}
+    assert counted == {k: v["doc_count"] for k, v in buckets.items()}
+    # r1 is linked to o-comm: it counts the other four; o-dist is used up for everyone.
+    assert counted["weibo:r1"] == 3
