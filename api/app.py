@@ -165,11 +165,18 @@ def create_app(
             )
         return JSONResponse({"status": "ok", "elasticsearch": status, "version": __version__})
 
-    from api import routes_console, routes_offers, routes_requests, routes_stats
+    from api import (
+        routes_console,
+        routes_corrections,
+        routes_offers,
+        routes_requests,
+        routes_stats,
+    )
 
     app.include_router(routes_requests.router)
     app.include_router(routes_stats.router)
     app.include_router(routes_offers.router)
+    app.include_router(routes_corrections.router)
     app.include_router(routes_console.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)

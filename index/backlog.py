@@ -16,7 +16,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from index import bulk, cluster_summary, clusters
+from index import bulk, cluster_summary, clusters, corrections
 from index.bulk import Action, BulkReport, Spool
 from index.client import answering
 from index.documents import crawled_part
@@ -44,6 +44,9 @@ def write_batch(
     if not docs:
         return BulkReport()
     try:
+        # Dispatchers' corrections first: they decide urgency and place, which dedup and
+        # the cluster summaries read.
+        corrections.apply(client, names, docs)
         if same_episode is not None:
             found = clusters.assign(client, names, docs, same_episode, stop_keys)
         else:

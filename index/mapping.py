@@ -68,6 +68,9 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     **{level: KEYWORD for level in PLACE_LEVELS},
     **{f"{level}_code": KEYWORD for level in PLACE_LEVELS},
     "place_candidates": KEYWORD,
+    # What dispatchers corrected (kind, needs, urgency, place): index/corrections.py puts
+    # their corrections back on every write.
+    "corrected": KEYWORD,
     "template": {
         "dynamic": "strict",
         "properties": {
@@ -223,6 +226,10 @@ class Names:
     @property
     def locks(self) -> str:
         return f"{self.prefix}-locks"
+
+    @property
+    def labels(self) -> str:
+        return f"{self.prefix}-labels"
 
     @property
     def users(self) -> str:

@@ -45,6 +45,7 @@ ROW_FIELDS = (
     "deleted",
     "truncated",
     "offer",
+    "corrected",
     *WORKFLOW_FIELDS,
 )
 #: Template fields that hold no contact data (names and phones are in `personal`).

@@ -159,6 +159,29 @@ def shared_backlog(es_client: Any, label: str) -> Any:
         drop(es_client, shared.names)
 
 
+def stock_posts(
+    backlog: Any, posts: list[dict[str, Any]], clusters: set[str] | frozenset[str] = frozenset()
+) -> Any:
+    """Load POSTS into BACKLOG (refreshing CLUSTERS' summaries), publish, add the users."""
+    load(backlog.client, backlog.names, jsonl(*posts))
+    if clusters:
+        from index import clusters as summaries
+
+        summaries.refresh(backlog.client, backlog.names, set(clusters))
+    backlog.client.indices.refresh(index=f"{backlog.prefix}-*")
+    add_users(backlog)
+    return backlog
+
+
+def api_client() -> Any:
+    """Return an in-process client of a fresh app (use it as a context manager)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    return TestClient(create_app(secret=b"s"))
+
+
 def token_headers(backlog: Any, name: str) -> dict[str, str]:
     """Return the Authorization header of a fresh API token for user NAME."""
     from index import users

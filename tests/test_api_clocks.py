@@ -8,13 +8,9 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
-from helpers_api import add_users, token_headers
-from helpers_backlog import jsonl
+from helpers_api import api_client, stock_posts, token_headers
 
-from api.app import create_app
-from index import clocks, clusters
-from index.load import load
+from index import clocks
 from qiuzhu.errors import ConfigError
 
 
@@ -55,16 +51,12 @@ def posts():
 
 @pytest.fixture
 def stocked(backlog):
-    load(backlog.client, backlog.names, jsonl(*posts()))
-    clusters.refresh(backlog.client, backlog.names, {"c-late"})
-    backlog.client.indices.refresh(index=f"{backlog.prefix}-*")
-    add_users(backlog)
-    return backlog
+    return stock_posts(backlog, posts(), {"c-late"})
 
 
 @pytest.fixture
 def client(stocked):
-    with TestClient(create_app(secret=b"s")) as client:
+    with api_client() as client:
         yield client
 
 

@@ -9,11 +9,9 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
-from helpers_api import add_users, token_headers
+from helpers_api import api_client, stock_posts, token_headers
 from helpers_backlog import jsonl
 
-from api.app import create_app
 from index import offer_counts, offers
 from index.load import load
 
@@ -88,15 +86,12 @@ POSTS = [
 
 @pytest.fixture
 def stocked(backlog):
-    load(backlog.client, backlog.names, jsonl(*POSTS))
-    backlog.client.indices.refresh(index=f"{backlog.prefix}-*")
-    add_users(backlog)
-    return backlog
+    return stock_posts(backlog, POSTS)
 
 
 @pytest.fixture
 def client(stocked):
-    with TestClient(create_app(secret=b"s")) as client:
+    with api_client() as client:
         yield client
 
 

@@ -239,6 +239,33 @@ def test_dispatcher_links_an_offer_to_a_request_and_analysts_see_it_counted(serv
     assert page.dialogs == []
 
 
+def test_dispatcher_corrects_needs_urgency_and_place_and_it_is_kept(server, page, backlog):
+    _login(page, server, "disp")
+    page.locator("#rows .row", has_text="透析病人没有车").click()
+    page.wait_for_selector("#correction")
+    page.select_option("#co-urgency", "critical")
+    page.check("#co-need-urgent_care")
+    page.select_option("#co-district", "江岸区")
+    page.click("#correction button[type=submit]")
+    expect(page.locator("#correction")).to_contain_text("已人工修正：需求、地点、紧急程度")
+    history = page.locator("#history")
+    expect(history).to_contain_text("修正紧急程度：一般 → 危重")
+    expect(history).to_contain_text("修正区：江汉区 → 江岸区")
+    # The list shows it as corrected at once, first among the critical ones.
+    row = page.locator("#rows .row", has_text="透析病人没有车")
+    expect(row.locator(".badge")).to_have_text("危重")
+    page.screenshot(path=str(SCREENSHOTS / "dispatcher-correction.png"), full_page=False)
+    # Kept as a training example, and re-ingestion does not undo it.
+    from helpers_api import stock
+
+    stock(backlog)
+    page.reload()
+    page.locator("#rows .row", has_text="透析病人没有车").click()
+    expect(page.locator("#correction")).to_contain_text("已人工修正")
+    assert page.locator("#co-urgency").input_value() == "critical"
+    assert page.dialogs == []
+
+
 def test_crawled_markup_renders_as_inert_text(server, page):
     _login(page, server, "disp")
     page.fill("#q", "核酸")

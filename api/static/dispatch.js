@@ -185,7 +185,7 @@
     else if (e.action === "merge") what = `合并了重复组 ${e.old} → ${e.new}`;
     else if (e.action === "unmerge") what = "撤销了一次合并";
     else if (e.action === "detach") what = `从重复组 ${e.old} 拆出（不是同一求助）`;
-    else what = QZ.matches.historyText(e) || e.action;
+    else what = QZ.matches.historyText(e) || QZ.corrections.historyText(e, label) || e.action;
     return el("li", {}, el("time", { text: fmtTime(e.at) }), el("span", { class: "who", text: who }), el("span", { text: what }));
   }
 
@@ -240,6 +240,7 @@
       el("label", { class: "wide" }, "备注 ", el("textarea", { id: "wf-note", maxlength: "4000", rows: "2" })),
       el("button", { type: "submit", class: "btn btn-primary", text: "保存" }));
     panel.append(form);
+    QZ.corrections.render(panel, d, state.L, async () => { await openDetail(d.id); await search(); });
 
     const merge = el("form", { id: "merge", class: "merge" },
       el("h3", { text: "合并重复组" }),
