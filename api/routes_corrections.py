@@ -87,3 +87,82 @@ def correct(request_id: str, body: CorrectionBody, request: Request, user: Calle
         state.client, state.names, request_id, _actor(user), version, changes_of(body)
     )
     return views.request_detail(state.client, state.names, request_id, links=True)
+
+
+def _admin(user: Any) -> None:
+    from api.auth import require
+
+    require(user, "admin")
+
+
+def _model_row(name: str) -> dict[str, Any]:
+    from classify import registry
+
+    return {"name": name, **registry.describe(registry.path_of(name))}
+
+
+@router.get("/admin/models")
+def models(request: Request, user: Caller) -> dict[str, Any]:
+    """Return the model analysis uses, the one before it, and the trained candidates,
+    each with its held-out figures, so that an admin compares them before promoting."""
+    from classify import registry
+
+    _admin(user)
+    chosen = registry.names()
+    return {
+        "current": _model_row(chosen["current"]),
+        "previous": chosen["previous"] or None,
+        "candidates": [_model_row(name) for name in registry.candidates()[:10]],
+    }
+
+
+class PromoteBody(BaseModel):
+    """A trained candidate to use from the next ingestion run on."""
+
+    name: str = Field(min_length=1, max_length=40)
+
+
+@router.post("/admin/models/promote")
+def promote(body: PromoteBody, request: Request, user: Caller) -> dict[str, Any]:
+    """Promote a candidate: ingestion runs started from now on analyse with it."""
+    from classify import registry
+
+    _admin(user)
+    registry.promote(body.name)
+    return models(request, user)
+
+
+@router.post("/admin/models/restore")
+def restore(request: Request, user: Caller) -> dict[str, Any]:
+    """Go back to the model used before the last promotion."""
+    from classify import registry
+
+    _admin(user)
+    registry.restore()
+    return models(request, user)
+
+
+#: Corrections scored on the admins' page at most (the most recent).
+SCORED = 500
+
+
+@router.get("/admin/teaching")
+def teaching_figures(request: Request, user: Caller) -> dict[str, Any]:
+    """Return the current model's per-need F1 on the frozen test splits and on the most
+    recent corrections, the corrections each need received, and drift."""
+    from datetime import UTC, datetime
+
+    from classify import registry, teaching
+    from classify.model import model_at
+
+    _admin(user)
+    state = state_of(request)
+    kept = corrections.labels(state.client, state.names)
+    recent = kept[-SCORED:]
+    found = teaching.examples(recent, corrections.posts_of(state.client, state.names, recent))
+    model = model_at(registry.chosen())
+    figures = teaching.figures(model, found, kept, datetime.now(UTC))
+    test = model.meta.get("test", {})
+    figures["test_needs_f1"] = {corpus: f.get("needs_f1", {}) for corpus, f in test.items()}
+    figures["model"] = registry.names()["current"]
+    return figures

@@ -199,9 +199,14 @@ def load(path: Path) -> Model:
 
 
 def model_path() -> Path:
-    """Return the artefact analysis uses: MODEL_PATH, or the one that ships."""
+    """Return the artefact analysis uses: MODEL_PATH, else the one an admin promoted
+    (classify/registry.py), else the one that ships."""
     configured: Path | None = settings.get("MODEL_PATH")
-    return configured or SHIPPED
+    if configured:
+        return configured
+    from classify import registry
+
+    return registry.chosen()
 
 
 @lru_cache(maxsize=4)
@@ -209,7 +214,22 @@ def _cached(path: Path) -> Model:
     return load(path)
 
 
+_CHOSEN: list[Path] = []
+
+
 def get_model() -> Model:
-    """Return the process-wide model, loaded on first use."""
+    """Return the process-wide model, loaded on first use: a promotion made later is
+    used by the processes started after it."""
+    configured: Path | None = settings.get("MODEL_PATH")
     with _LOCK:
-        return _cached(model_path())
+        if configured:
+            return _cached(configured)
+        if not _CHOSEN:
+            _CHOSEN.append(model_path())
+        return _cached(_CHOSEN[0])
+
+
+def model_at(path: Path) -> Model:
+    """Return the artefact at PATH, loaded once per process (the admins' figures)."""
+    with _LOCK:
+        return _cached(path)

@@ -239,3 +239,18 @@ def labels(client: Elasticsearch, names: Names) -> list[dict[str, Any]]:
         )
         found = [h["_source"] for h in hits]
     return sorted(found, key=lambda label: (label.get("at") or "", label["request_id"]))
+
+
+def posts_of(client: Elasticsearch, names: Names, kept: list[dict[str, Any]]) -> dict[str, dict]:
+    """Return the text, source and time of the requests KEPT names (for training only)."""
+    ids = [label["request_id"] for label in kept]
+    out: dict[str, dict] = {}
+    for start in range(0, len(ids), 1000):
+        with answering(client):
+            found = client.mget(
+                index=names.requests,
+                ids=ids[start : start + 1000],
+                source_includes=["text", "source", "posted_at"],
+            )
+        out.update({d["_id"]: d["_source"] for d in found["docs"] if d.get("found")})
+    return out

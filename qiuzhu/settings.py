@@ -288,8 +288,9 @@ SETTINGS += (
     Setting(
         "MODEL_PATH",
         "",
-        "Classifier artefact (`qiuzhu train` writes one) that analysis loads; empty: the one "
-        "that ships, classify/model/qiuzhu-model.zip.",
+        "Classifier artefact (`qiuzhu train` writes one) that analysis loads, whatever an "
+        "admin promoted; empty: the one an admin promoted (VAR_DIR/models/current.json), "
+        "else the one that ships, classify/model/qiuzhu-model.zip.",
         _optional_path,
     ),
     Setting(

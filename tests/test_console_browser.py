@@ -313,3 +313,32 @@ def test_admin_sees_the_runs_empty_state_and_users(server, page):
     page.wait_for_selector("#users tbody tr")
     assert "还没有采集运行记录" in page.inner_text("#runs")
     assert "ana" in page.inner_text("#users")
+
+
+def test_admin_compares_a_candidate_model_promotes_it_and_restores(
+    tmp_path, monkeypatch, server, page
+):
+    import shutil
+
+    from classify import model as model_module
+    from classify import registry
+
+    monkeypatch.setenv("QIUZHU_VAR_DIR", str(tmp_path / "var"))
+    registry.folder().mkdir(parents=True)
+    shutil.copy(model_module.SHIPPED, registry.folder() / "model-0123456789ab.zip")
+    _login(page, server, "root")
+    page.goto(f"{server}/admin")
+    page.wait_for_selector("#model-table tbody tr")
+    expect(page.locator("#model-current")).to_contain_text("当前模型：shipped")
+    candidate = page.locator("#model-table tr[data-model='model-0123456789ab.zip']")
+    # Its frozen-test figures stand beside the current model's.
+    assert candidate.locator("td").nth(5).inner_text() != "—"
+    expect(page.locator("#drift")).to_contain_text("还没有修正")
+    expect(page.locator("#teaching-table tr[data-need='food']")).to_contain_text("生活物资")
+    candidate.locator(".promote").click()
+    expect(page.locator("#model-current")).to_contain_text("model-0123456789ab.zip")
+    assert registry.chosen() == registry.folder() / "model-0123456789ab.zip"
+    page.click("#model-restore")
+    expect(page.locator("#model-current")).to_contain_text("当前模型：shipped")
+    page.screenshot(path=str(SCREENSHOTS / "admin-models.png"), full_page=True)
+    assert page.dialogs == []

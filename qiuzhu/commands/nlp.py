@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import IO
 
@@ -134,7 +135,16 @@ def eval_command(
     help="Fit on the train split and print validation figures only: no artefact, no test "
     "figures (the loop for improving features and rules).",
 )
-def train_command(config_path: Path | None, output: Path | None, validate_only: bool) -> None:
+@click.option(
+    "--with-corrections",
+    is_flag=True,
+    help="Add the dispatchers' kept corrections (the backlog's labels index) to the "
+    "training data; the artefact becomes a candidate under VAR_DIR/models that an admin "
+    "promotes.",
+)
+def train_command(
+    config_path: Path | None, output: Path | None, validate_only: bool, with_corrections: bool
+) -> None:
     """Train the classifier from the labelled corpora and write its artefact.
 
     Fits on train, chooses and calibrates on validation, refits on both, and prints the
@@ -143,7 +153,18 @@ def train_command(config_path: Path | None, output: Path | None, validate_only: 
     from classify.evaluate import format_report
     from classify.train import train
 
-    report = train(config_path, output, validate_only=validate_only, say=click.echo)
+    extra = _corrections() if with_corrections else []
+    candidate = with_corrections and output is None and not validate_only
+    if candidate:
+        from classify import registry
+
+        output = registry.folder() / "candidate.zip"
+    report = train(config_path, output, validate_only=validate_only, extra=extra, say=click.echo)
+    if candidate and "sha256" in report:
+        named = Path(report["artefact"]).with_name(f"model-{report['sha256'][:12]}.zip")
+        Path(report["artefact"]).replace(named)
+        report["artefact"] = str(named)
+        click.echo(f"candidate {named.name}: an admin promotes it (admin page, Models)")
     click.echo(f"regularisation {report['c']}")
     click.echo("thresholds " + ", ".join(f"{k} {v}" for k, v in report["thresholds"].items()))
     for split in ("validation", "test"):
@@ -153,6 +174,26 @@ def train_command(config_path: Path | None, output: Path | None, validate_only: 
             click.echo()
     if "artefact" in report:
         click.echo(f"wrote {report['artefact']} (sha256 {report['sha256'][:16]})")
+
+
+def _corrections() -> list:
+    """Return the kept corrections as training examples (their text read from the backlog)."""
+    from classify import teaching
+    from index import corrections
+    from index.client import make_client, require
+    from index.mapping import names
+
+    client = make_client()
+    require(client)
+    where = names()
+    kept = corrections.labels(client, where)
+    found = teaching.examples(kept, corrections.posts_of(client, where, kept))
+    splits = Counter(example.split for example in found)
+    click.echo(
+        f"{len(found)} of {len(kept)} corrections join the training data "
+        f"(train {splits['train']}, validation {splits['validation']})"
+    )
+    return found
 
 
 @click.command("agreement")
