@@ -30,11 +30,12 @@ UNITS: dict[str, tuple[str, ...]] = {
     "间": ("个房间", "间房", "间", "套房", "套"),
     "床": ("个床位", "张床位", "张床", "床位"),
     "辆": ("辆车", "辆", "台车", "部车"),
+    "艘": ("艘冲锋舟", "艘船", "艘皮划艇", "艘橡皮艇", "艘"),
     "座": ("个座位", "个位置", "座位"),
-    "份": ("份", "箱", "袋", "盒", "瓶", "桶", "包", "支", "件", "斤", "吨"),
+    "份": ("份", "箱", "袋", "盒", "瓶", "桶", "包", "件", "斤", "吨"),
     "人": ("名志愿者", "个志愿者", "名医生", "名护士", "名司机", "个司机", "名队员", "个人", "人"),
     "台": ("台制氧机", "台呼吸机", "台"),
-    "个": ("个名额", "名额", "个"),
+    "个": ("个名额", "名额"),
 }
 _UNIT_OF = {word: unit for unit, words in UNITS.items() for word in words}
 _UNIT_WORDS = "|".join(sorted(_UNIT_OF, key=len, reverse=True))
@@ -99,6 +100,8 @@ def capacity(text: str) -> tuple[int, str] | None:
             count = _number(match.group(1))
             if count is None or not 0 < count <= _MOST:
                 continue
+            if match.group(1) == "一":
+                continue  # an article (一辆车来了, 存一份), not a count of what is offered
             return count, _UNIT_OF[match.group(2)]
     return None
 

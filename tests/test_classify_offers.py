@@ -24,6 +24,7 @@ POSTED = datetime(2020, 2, 5, 10, 0, tzinfo=ZONE)
         ("剩20个床位，需要的联系", (20, "床")),
         ("可以住两个人", (2, "人")),
         ("车队有十五名志愿者司机", (15, "人")),
+        ("我们有冲锋舟6艘，救生衣100件", (6, "艘")),
     ],
 )
 def test_a_stated_count_and_its_unit_are_read(text, expected):
@@ -39,6 +40,11 @@ def test_a_stated_count_and_its_unit_are_read(text, expected):
         "24小时在线提供心理咨询",
         "第3批物资已到",
         "每人限领1份",
+        # 一 as an article, and 个 of anything, are no capacity.
+        "我们是一支专业救援队，可以随时支援",
+        "自发组织了一个核实信息的群",
+        "部分援助站联系信息！扩散，存一份！",
+        "新对接了3个救援队",
     ],
 )
 def test_ages_floors_phones_hours_batches_and_rates_are_no_capacity(text):
