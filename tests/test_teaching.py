@@ -160,3 +160,21 @@ def test_training_with_corrections_writes_a_candidate_the_admin_promotes(backlog
         assert back.json()["current"]["name"] == "shipped"
         refused = client.post("/api/admin/models/promote", json={"name": name}, headers=headers)
         assert refused.status_code == 403
+
+
+def test_operators_list_promote_and_restore_models_from_the_command_line(var):
+    from qiuzhu.commands.nlp import models_group
+
+    name = _candidate()
+    runner = CliRunner()
+    listed = runner.invoke(models_group, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert "* shipped" in listed.output and name in listed.output
+    assert "invented 0." in listed.output
+    assert runner.invoke(models_group, ["promote", name]).exit_code == 0
+    assert registry.chosen() == registry.folder() / name
+    assert f"* {name}" in runner.invoke(models_group, ["list"]).output
+    assert runner.invoke(models_group, ["restore"]).exit_code == 0
+    assert registry.chosen() == model_module.SHIPPED
+    refused = runner.invoke(models_group, ["promote", "model-ffffffffffff.zip"])
+    assert refused.exit_code != 0

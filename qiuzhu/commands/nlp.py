@@ -245,4 +245,52 @@ def eval_masking_command(labelled: Path, misses: bool, as_json: bool) -> None:
         click.echo(format_masking(result, misses))
 
 
-COMMANDS = (analyze_command, eval_command, train_command, agreement_command, eval_masking_command)
+@click.group("models")
+def models_group() -> None:
+    """The trained classifiers: which one analysis uses, and promoting or restoring one."""
+
+
+@models_group.command("list")
+def models_list() -> None:
+    """Print the current model, the previous one and the candidates, with their figures."""
+    from classify import registry
+
+    chosen = registry.names()
+    for name in dict.fromkeys([chosen["current"], *registry.candidates()]):
+        described = registry.describe(registry.path_of(name))
+        mark = "*" if name == chosen["current"] else " "
+        figures = "  ".join(
+            f"{corpus} {f.get('needs_micro_f1', 0):.3f}" for corpus, f in described["test"].items()
+        )
+        click.echo(f"{mark} {name:<26} corrections {described['corrections']:<5} {figures}")
+    if chosen["previous"]:
+        click.echo(f"previous: {chosen['previous']} (`qiuzhu models restore` goes back to it)")
+
+
+@models_group.command("promote")
+@click.argument("name")
+def models_promote(name: str) -> None:
+    """Use the candidate NAME from the next ingestion run on."""
+    from classify import registry
+
+    registry.promote(name)
+    click.echo(f"analysis uses {name} from the next run on (the previous can be restored)")
+
+
+@models_group.command("restore")
+def models_restore() -> None:
+    """Go back to the model used before the last promotion."""
+    from classify import registry
+
+    now = registry.restore()
+    click.echo(f"analysis uses {now['current']} from the next run on")
+
+
+COMMANDS = (
+    analyze_command,
+    eval_command,
+    train_command,
+    agreement_command,
+    eval_masking_command,
+    models_group,
+)
