@@ -142,8 +142,11 @@ def _when(value: Any) -> datetime | None:
 
 
 def started_at(source: dict[str, Any]) -> datetime | None:
-    """Return when a post's clock started: its post time, else its first crawl."""
-    return _when(source.get("posted_at")) or _when(source.get("crawled_at"))
+    """Return when a post's clock started: its cluster's first post time (one request, one
+    clock, whichever member a list shows), else its own post time, else its first crawl."""
+    own = _when(source.get("posted_at")) or _when(source.get("crawled_at"))
+    first = _when(source.get("cluster_first_at"))
+    return min(own, first) if own and first else first or own
 
 
 def _urgency(source: dict[str, Any]) -> str:

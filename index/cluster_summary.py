@@ -45,6 +45,7 @@ SUMMARY_FIELDS = (
     "cluster_urgency_rank",
     "cluster_sources",
     "cluster_last_at",
+    "cluster_first_at",
     "cluster_update",
 )
 _MEMBER_FIELDS = [
@@ -103,6 +104,8 @@ def summary(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, 
         "cluster_urgency_rank": top,
         "cluster_sources": sources,
         "cluster_last_at": last,
+        # The canonical's time: the cluster's one waiting clock runs from it.
+        "cluster_first_at": docs[0].get("posted_at"),
         "cluster_update": _update(updates[-1]) if updates else None,
     }
     return [(doc, {**want, "is_canonical": i == 0}) for i, doc in enumerate(docs)]
@@ -252,6 +255,7 @@ def aggregated(
                 "cluster_last_at": (
                     max((d["posted_at"] for d in times), key=_when) if times else None
                 ),
+                "cluster_first_at": canonical.get("posted_at"),
                 "cluster_update": _update(max(updates, key=_order)) if updates else None,
             },
         }

@@ -141,6 +141,7 @@ def crawled_part(post: dict[str, Any], now: datetime | None = None) -> dict[str,
     # Alone until the dedup stage says otherwise; `clusters.refresh` keeps these for clusters.
     doc["cluster_sources"] = [source]
     doc["cluster_last_at"] = doc["posted_at"]
+    doc["cluster_first_at"] = doc["posted_at"]
     doc["cluster_update"] = None
     for key in _LIST_FIELDS:
         doc[key] = [str(v) for v in _as_list(post.get(key))]

@@ -108,6 +108,7 @@ REQUEST_PROPERTIES: dict[str, Any] = {
     "cluster_urgency_rank": {"type": "byte"},
     "cluster_sources": KEYWORD,
     "cluster_last_at": DATE,
+    "cluster_first_at": DATE,
     # The cluster's latest update reporting an outcome (admitted, deceased, ...).
     "cluster_update": {
         "dynamic": "strict",

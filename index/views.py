@@ -51,7 +51,7 @@ ROW_FIELDS = (
 #: Template fields that hold no contact data (names and phones are in `personal`).
 TEMPLATE_SHOWN = ("age", "city", "onset", "description")
 #: A cluster's summary, carried by each member; read to fill the row's own keys.
-_CLUSTER_INPUTS = ("cluster_sources", "cluster_last_at", "cluster_update")
+_CLUSTER_INPUTS = ("cluster_sources", "cluster_last_at", "cluster_first_at", "cluster_update")
 #: Fields read only to be masked, never sent on.
 _MASK_INPUTS = ("text_masked", "personal.names", "template")
 

@@ -181,3 +181,25 @@ def test_analysts_see_the_share_answered_within_target_by_district_need_team_and
     assert lines[0] == ["dimension", "value", "decided", "within_target", "share"]
     assert lines[1] == ["all", "", "2", "1", "0.5000"]
     assert "测试求助" not in response.text and "weibo:" not in response.text
+
+
+def test_a_collapsed_row_shows_its_clusters_clock_whichever_member_stands_for_it(client, stocked):
+    from helpers_backlog import jsonl
+
+    from index import clusters
+    from index.load import load
+
+    # A normal request 30 hours old and its repost of an hour ago: sorted by time, the
+    # repost stands for the cluster, but the request has waited 30 hours.
+    slow = [
+        _post(7, "normal", timedelta(hours=30), cluster="c-slow", district="江汉区"),
+        _post(8, "normal", timedelta(hours=1), cluster="c-slow", district="江汉区"),
+    ]
+    load(stocked.client, stocked.names, jsonl(*slow))
+    clusters.refresh(stocked.client, stocked.names, {"c-slow"})
+    stocked.client.indices.refresh(index=f"{stocked.prefix}-*")
+    rows = _rows(client, token_headers(stocked, "disp"), sort="recent", district="江汉区")
+    (row,) = rows["rows"]
+    assert row["id"] == "weibo:8"
+    assert row["clock"]["overdue"] is True
+    assert row["clock"]["waited_s"] >= 30 * 3600 - 60
