@@ -15,7 +15,7 @@ from classify.name_statistics import Cues, Statistics, cues, statistics
 
 
 class Words(Protocol):
-    """A post's text, its jieba words and where each word starts (names._Post)."""
+    """A post's text, its jieba words and where each word starts (name_context.Post)."""
 
     text: str
     words: Sequence[str]

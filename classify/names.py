@@ -35,9 +35,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any
 
+from classify.name_context import Post
 from classify.name_references import (
     COMMON_COUNT,
     FUNCTION_WORD_SHARE,
@@ -72,16 +72,8 @@ _LIST = "、/;；|"
 _MEMO_MAX = 100_000
 #: Whether a word is a plain word (`_plain`), by word.
 _PLAIN: dict[str, bool] = {}
-#: jieba's tags of a candidate's window, by window text (offsets from its start).
-_TAGGED: dict[str, list[tuple[int, int, str]]] = {}
-_CLAUSE_ENDS = set("，。！？；,.!?;\n \t")
-#: Characters of context the tagger reads on each side of a candidate.
-_TAGGER_CONTEXT = 2
-#: Longest place or hospital name looked for around a candidate.
-_ALIAS_MAX = 12
 # A place ending and a township's: 孙杏|村镇, 李庄|集乡.
 _TOWNSHIP = re.compile(r"^[\u4e00-\u9fff](?:镇|乡|街道)")
-_HOUSING = re.compile(r"小区|花园|新村|家园|社区|村|大院|宿舍|片区")
 
 
 def load() -> None:
@@ -102,84 +94,6 @@ class Found:
     @property
     def all(self) -> list[str]:
         return [*self.names, *self.references]
-
-
-class _Post:
-    """One post's words and what the scoring reads of them, computed on demand."""
-
-    def __init__(self, text: str, words: Sequence[str]) -> None:
-        self.text = text
-        self.words = words
-        self.starts = [0, *accumulate(map(len, words))]
-
-    def places(self, start: int, end: int) -> list[tuple[int, int, bool]]:
-        """Return the place and hospital names around START..END, and whether each is bare.
-
-        Only names that could hold START..END are read: those within an alias's length
-        of it. A bare stem (王家湾 of 王家湾社区, 石宝山 of 石宝山村) is a place only when
-        more than a name could be: see `in_place`.
-        """
-        from classify import gazetteer
-        from classify.places import _hospital_spans
-
-        gaz = gazetteer.load()
-        offset = max(0, start - _ALIAS_MAX)
-        window = self.text[offset : end + _ALIAS_MAX]
-        spans = []
-        for s, e, alias in gaz._scan(window):
-            bare = all(strength <= gazetteer.BARE for _, strength in gaz.lookup(alias))
-            spans.append((s + offset, e + offset, bare))
-        spans.extend((s + offset, e + offset, False) for s, e in _hospital_spans(window))
-        return spans
-
-    def in_place(self, start: int, end: int) -> bool:
-        """Return whether START..END lies inside a place or hospital name of the post.
-
-        A bare stem holds a name when it reaches past it (王家|湾) or a housing word
-        follows it (高明小区); one that is exactly the candidate (石宝山) is a name.
-        """
-        return any(
-            s <= start and end <= e and (not bare or e > end or _HOUSING.match(self.text, e))
-            for s, e, bare in self.places(start, end)
-        )
-
-    def person_tagged(self, start: int, end: int, surname: int = 1) -> float:
-        """Return what jieba's tagger says of START..END: a person's name (> 0) or not.
-
-        The tagger reads only the candidate's clause, at most _TAGGER_CONTEXT characters
-        on each side: it is slow.
-        """
-        import jieba.posseg
-
-        text = self.text
-        first = max(start - _TAGGER_CONTEXT, 0)
-        last = min(end + _TAGGER_CONTEXT, len(text))
-        for position in range(start - 1, first - 1, -1):
-            if text[position] in _CLAUSE_ENDS:
-                first = position + 1
-                break
-        for position in range(end, last):
-            if text[position] in _CLAUSE_ENDS:
-                last = position
-                break
-        window = text[first:last]
-        # Reposts and lists repeat the same few characters around a name: tagged once.
-        tagged = _TAGGED.get(window)
-        if tagged is None:
-            tagged = []
-            offset = 0
-            for pair in jieba.posseg.cut(window):
-                tagged.append((offset, offset + len(pair.word), pair.flag))
-                offset += len(pair.word)
-            if len(_TAGGED) >= _MEMO_MAX:
-                _TAGGED.clear()
-            _TAGGED[window] = tagged
-        # The tagger's word at START: a person's name exactly (陈玉珍), or a surname it
-        # tags as a person before a word it tags otherwise (贺|立新).
-        for s, e, f in tagged:
-            if s + first == start and f.startswith("nr"):
-                return 1.5 if e + first == end else 1.0 if e == s + surname else -0.5
-        return -0.5
 
 
 @lru_cache(maxsize=1)
@@ -225,7 +139,7 @@ def find_names(text: str, words: Sequence[str] | None = None, known: Sequence[st
             indices.append(i)
     if not indices:
         return Found()
-    post = _Post(text, words)
+    post = Post(text, words)
     names: dict[str, None] = {}
     references: dict[str, None] = {}
     count = len(words)
@@ -348,7 +262,7 @@ def _candidates(
 def _score(
     name: str,
     start: int,
-    post: _Post,
+    post: Post,
     stats: Statistics,
     c: Cues,
     freq: dict[str, int],
@@ -408,7 +322,7 @@ def _title_at(rest: str, c: Cues) -> bool:
     return any(rest.startswith(title) for title in c.titles if len(title) >= 2)
 
 
-def _place_follows(end: int, post: _Post) -> bool:
+def _place_follows(end: int, post: Post) -> bool:
     """Return whether the word at END may end a place name (王家|湾, 陈家|墩) or a word
     starting with a place ending is another word (李兰娟|院士, 王伟|站在)."""
     after = bisect_left(post.starts, end)
@@ -422,7 +336,7 @@ def _place_follows(end: int, post: _Post) -> bool:
 
 
 def _words(
-    name: str, start: int, end: int, post: _Post, freq: dict[str, int], tags: dict[str, str]
+    name: str, start: int, end: int, post: Post, freq: dict[str, int], tags: dict[str, str]
 ) -> float:
     """Return what the post's words and jieba's dictionary say of NAME at START..END."""
     starts = post.starts
