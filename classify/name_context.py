@@ -1,5 +1,6 @@
-"""A post's words as name finding reads them: the places around a candidate, and what
-jieba's part-of-speech tagger says of one (classify/names.py scores the candidates).
+"""A post's words as name finding reads them: the places around a candidate, what jieba's
+part-of-speech tagger says of one, and what the text before it says (classify/names.py
+scores the candidates).
 
 Both are asked only for candidates the cheaper signals leave open: the gazetteer's scan
 of the text around a candidate, and the tagger, which is slow, over the candidate's
@@ -11,6 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import accumulate
+
+from classify.name_references import GLUE
+from classify.name_statistics import Cues
 
 #: Entries the tagger's memo holds before it is emptied.
 _MEMO_MAX = 100_000
@@ -100,3 +104,25 @@ class Post:
             if s + first == start and f.startswith("nr"):
                 return 1.5 if e + first == end else 1.0 if e == s + surname else -0.5
         return -0.5
+
+
+_DWELLING = re.compile(r"\d+\s*(?:号楼|栋|幢|单元|室|号)\s*$")
+_NUMBERED = re.compile(r"(?:^|[\s:：;；,，])(?:\d{1,3}|[一二三四五六七八九十]{1,2})[.、)）]\s*$")
+
+
+def evidence_before(text: str, start: int, c: Cues) -> float:
+    """Return the evidence the text before START gives: a cue word, a line, cell or list start."""
+    position = start
+    while position > 0 and text[position - 1] in GLUE:
+        position -= 1
+    window = text[max(0, position - c.longest_before) : position]
+    for size in range(len(window), 0, -1):
+        if window[-size:] in c.before:
+            return 3.0
+    if _NUMBERED.search(text[max(0, start - 6) : start]):
+        return 1.0  # 1. 周玉梅  2、吴长发
+    if _DWELLING.search(text[max(0, start - 8) : start]):
+        return 1.0  # 5号楼莫学文, 15栋潘一鸣, 2201室 竺志强: a resident's list
+    if position == 0 or position < start or text[position - 1] in "\n,，。;；!！?？、/|\t":
+        return 0.5  # the start of a line, a cell, a field after a colon, a list item
+    return 0.0

@@ -37,11 +37,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from classify.name_context import Post
+from classify.name_context import Post, evidence_before
 from classify.name_references import (
     COMMON_COUNT,
     FUNCTION_WORD_SHARE,
-    GLUE,
     REFERENCE_SHARE,
     cue_word_before,
     mask_reference,
@@ -284,7 +283,7 @@ def _score(
     function_word = tags.get(name[0], "nr")[:1] in "cpudry" and share < FUNCTION_WORD_SHARE
     if size == 1 and function_word and tags.get(given, "")[:2] != "nr" and freq.get(given, 0) > 3:
         score -= 4.0  # a function word before a common word (和|朋友, 向|医生): no surname
-    context = _before(text, start, c)
+    context = evidence_before(text, start, c)
     rest = text[end : end + 12]
     if _AGE_AFTER.match(rest) or _PHONE_AFTER.match(rest):
         context += 2.0
@@ -368,10 +367,6 @@ def _words(
     return -1.5 if freq.get(inside, 0) > 3 else 0.0
 
 
-_DWELLING = re.compile(r"\d+\s*(?:号楼|栋|幢|单元|室|号)\s*$")
-_NUMBERED = re.compile(r"(?:^|[\s:：;；,，])(?:\d{1,3}|[一二三四五六七八九十]{1,2})[.、)）]\s*$")
-
-
 def _plain(word: str, freq: dict[str, int], tags: dict[str, str]) -> bool:
     """Return whether WORD is a common word (高烧, 小区, 和), a place or a cue phrase qiuzhu
     added.
@@ -387,21 +382,3 @@ def _plain(word: str, freq: dict[str, int], tags: dict[str, str]) -> bool:
     if tag is None:
         return bool(freq.get(word))  # added by qiuzhu (江岸区, 呼吸困难)
     return not tag.startswith("nr") and freq.get(word, 0) > 3
-
-
-def _before(text: str, start: int, c: Cues) -> float:
-    """Return the evidence the text before START gives: a cue word, a line, cell or list start."""
-    position = start
-    while position > 0 and text[position - 1] in GLUE:
-        position -= 1
-    window = text[max(0, position - c.longest_before) : position]
-    for size in range(len(window), 0, -1):
-        if window[-size:] in c.before:
-            return 3.0
-    if _NUMBERED.search(text[max(0, start - 6) : start]):
-        return 1.0  # 1. 周玉梅  2、吴长发
-    if _DWELLING.search(text[max(0, start - 8) : start]):
-        return 1.0  # 5号楼莫学文, 15栋潘一鸣, 2201室 竺志强: a resident's list
-    if position == 0 or position < start or text[position - 1] in "\n,，。;；!！?？、/|\t":
-        return 0.5  # the start of a line, a cell, a field after a colon, a list item
-    return 0.0

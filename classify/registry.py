@@ -125,9 +125,9 @@ def restore() -> dict[str, str]:
 
 def describe(path: Path) -> dict[str, Any]:
     """Return what an artefact says of itself: digest, corrections, held-out figures."""
-    from classify.model import load
+    from classify.model import model_at
 
-    model = load(path)
+    model = model_at(path)  # loaded once per process: the admin page lists them often
     meta = model.meta
     return {
         "data_digest": meta.get("data_digest"),

@@ -20,7 +20,7 @@ from elasticsearch import Elasticsearch, NotFoundError, helpers
 
 from index.admin import register_side_index
 from index.client import answering
-from index.mapping import BOOLEAN, DATE, KEYWORD, URGENCY_RANK, Names
+from index.mapping import DATE, KEYWORD, URGENCY_RANK, Names
 from index.workflow import Actor, Version, get_request, record, update_as_of
 from qiuzhu.errors import Conflict, InvalidInput
 
@@ -57,8 +57,6 @@ LABEL_MAPPING: dict[str, Any] = {
         "fields": KEYWORD,
         "before": _SIDE,
         "after": _SIDE,
-        # Withdrawn by a dispatcher: no longer applied nor taught.
-        "withdrawn": BOOLEAN,
     },
 }
 register_side_index("labels", LABEL_MAPPING)
@@ -117,11 +115,9 @@ def correct(
     if not changed:
         raise InvalidInput("The correction changes nothing: every value is what it was.")
     existing = _label(client, names, request_id)
-    before = existing["before"] if existing and not existing.get("withdrawn") else _side(current)
+    before = existing["before"] if existing else _side(current)
     after = _side({**current, **changed})
-    earlier = (
-        set(existing.get("fields") or []) if existing and not existing.get("withdrawn") else set()
-    )
+    earlier = set(existing.get("fields") or []) if existing else set()
     fields = sorted(
         {name for name, keys in FIELDS.items() if any(k in changed for k in keys)} | earlier
     )
@@ -155,7 +151,6 @@ def correct(
         "fields": fields,
         "before": before,
         "after": after,
-        "withdrawn": False,
     }
     with answering(client):
         client.index(index=names.labels, id=request_id, document=label, refresh="wait_for")
@@ -206,7 +201,7 @@ def apply(client: Elasticsearch, names: Names, docs: list[dict[str, Any]]) -> in
             found = client.mget(
                 index=names.labels,
                 ids=[d["id"] for d in docs],
-                source_includes=["after", "fields", "withdrawn"],
+                source_includes=["after", "fields"],
             )
         except NotFoundError:
             return 0
@@ -214,7 +209,7 @@ def apply(client: Elasticsearch, names: Names, docs: list[dict[str, Any]]) -> in
     applied = 0
     for doc in docs:
         label = labels.get(doc["id"])
-        if not label or label.get("withdrawn"):
+        if not label:
             continue
         after = label.get("after") or {}
         for name in label.get("fields") or []:
@@ -228,15 +223,11 @@ def apply(client: Elasticsearch, names: Names, docs: list[dict[str, Any]]) -> in
 
 
 def labels(client: Elasticsearch, names: Names) -> list[dict[str, Any]]:
-    """Return every kept correction (not withdrawn), oldest first."""
+    """Return every kept correction, oldest first."""
     with answering(client):
         if not client.indices.exists(index=names.labels):
             return []
-        hits = helpers.scan(
-            client,
-            index=names.labels,
-            query={"query": {"bool": {"must_not": {"term": {"withdrawn": True}}}}},
-        )
+        hits = helpers.scan(client, index=names.labels, query={"query": {"match_all": {}}})
         found = [h["_source"] for h in hits]
     return sorted(found, key=lambda label: (label.get("at") or "", label["request_id"]))
 

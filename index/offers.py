@@ -170,14 +170,14 @@ def matches(
     """
     source, _ = get_request(client, names, post_id)
     kind = source.get("kind")
-    if kind == "request":
-        body = offers_body(source, now or datetime.now(UTC))
-    elif kind == "offer":
-        body = requests_body(source)
-    else:
+    if kind not in ("request", "offer"):
         raise InvalidInput(f"Only requests and offers have matches; this post is {kind!r}.")
     if not source.get("needs"):
         return {"id": post_id, "kind": kind, "total": 0, "matches": [], "linked": []}
+    if kind == "request":
+        body = offers_body(source, now or datetime.now(UTC))
+    else:
+        body = requests_body(source)
     with answering(client):
         response = client.search(index=names.requests, body=body, ignore_unavailable=True)
     return {
